@@ -1,0 +1,22 @@
+"""bioshare: find, stream, describe and share bioimage data from Jupyter."""
+
+from bioshare._version import __version__
+from bioshare.ngff import (
+    open_image,
+    open_labels,
+    open_multiscales,
+    open_ome_zarr,
+    open_plate,
+    write_image,
+)
+# validate: added when bioshare.ngff.validate lands
+
+__all__ = [
+    "__version__",
+    "open_image",
+    "open_labels",
+    "open_multiscales",
+    "open_ome_zarr",
+    "open_plate",
+    "write_image",
+]
