@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
+from zarr.core.sync import sync
 from zarr.storage import FsspecStore, LocalStore, WrapperStore, ZipStore
 
 from bioshare import config
@@ -87,7 +88,7 @@ def _open_store(url: str, options: dict[str, Any]) -> Store:
                 raise BioshareError(
                     f"{url} is a file, not an OME-Zarr; expected a directory or a .zip of one"
                 )
-            return ZipStore(path, mode="r")
+            return sync(ZipStore.open(path, mode="r", read_only=True))
         return LocalStore(path, read_only=True)
     options = _remote_defaults(url, options)
     if url.lower().endswith(".zip"):
