@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+import zarr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 from zarr.core.array import AsyncArray
@@ -19,6 +20,12 @@ from zarr.core.sync import sync
 from zarr.storage import StorePath
 
 from bioshare.ngff.store import open_store
+
+# zarr fetches at most `async.concurrency` chunks at once (10 by default): a 2048 x 2048 plane
+# of 512 x 512 chunks would take two waves. Raise it, unless the user has set it already.
+_ZARR_DEFAULT_CONCURRENCY = 10
+if zarr.config.get("async.concurrency") == _ZARR_DEFAULT_CONCURRENCY:
+    zarr.config.set({"async.concurrency": 64})
 
 
 class ZarrSource:

@@ -91,6 +91,16 @@ def _open_store(url: str, options: dict[str, Any]) -> Store:
             return sync(ZipStore.open(path, mode="r", read_only=True))
         return LocalStore(path, read_only=True)
     options = _remote_defaults(url, options)
+    try:
+        return _open_remote(url, options)
+    except ImportError as exc:
+        scheme = urlsplit(url).scheme
+        raise BioshareError(
+            f"cannot read {url}: the {scheme}:// protocol needs an extra package ({exc})"
+        ) from exc
+
+
+def _open_remote(url: str, options: dict[str, Any]) -> Store:
     if url.lower().endswith(".zip"):
         protocol = urlsplit(url).scheme
         inner = {k: v for k, v in options.items() if k != "asynchronous"}
@@ -144,13 +154,16 @@ class RetryingStore(WrapperStore[Store]):
     does not exist (404) reads as absent, which for a chunk means the fill value.
     """
 
-    def __init__(self, store: Store, *, url: str = "", retries: int | None = None) -> None:
+    def __init__(
+        self, store: Store, *, url: str = "", retries: int | None = None, backoff: float = 0.1
+    ) -> None:
         super().__init__(store)
         self.url = url
         self.retries = config.retries() if retries is None else retries
+        self.backoff = backoff
 
     def _with_store(self, store: Store) -> RetryingStore:
-        return type(self)(store, url=self.url, retries=self.retries)
+        return type(self)(store, url=self.url, retries=self.retries, backoff=self.backoff)
 
     def __repr__(self) -> str:
         return f"RetryingStore({self.url!r})"
@@ -178,7 +191,7 @@ class RetryingStore(WrapperStore[Store]):
 
     async def _retry(self, key: str, func: Any, *args: Any) -> Any:
         where = f"{self.url}/{key}" if key else self.url
-        delay = 0.1
+        delay = self.backoff
         for attempt in range(self.retries + 1):
             try:
                 return await func(*args)
