@@ -9,6 +9,7 @@ from bioshare.ngff import (
     open_plate,
     write_image,
 )
+
 # validate: added when bioshare.ngff.validate lands
 
 __all__ = [

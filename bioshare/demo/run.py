@@ -31,7 +31,6 @@ def run_demo(
     (or, with ``lab=False``, the server) is stopped with Ctrl-C.
     """
     from bioshare.demo.datasets import build_demo
-
     from bioshare.server import BackgroundServer
 
     data = Path(data) if data is not None else config.cache_dir() / "demo"

@@ -287,6 +287,7 @@ def _level_tree(
         )
         children[lv.path] = xr.DataTree(xr.Dataset({"image": image}))
     root_attrs = _group_attrs(ctx, group, multiscale)
+    root_attrs["levels"] = [lv.path for lv in multiscale.levels]
     return xr.DataTree.from_dict(
         {"/": xr.Dataset(attrs=root_attrs), **{k: v.dataset for k, v in children.items()}}
     )

@@ -16,6 +16,7 @@ import xarray as xr
 import zarr
 from zarr.codecs import BloscCodec
 
+from bioshare._version import __version__
 from bioshare.errors import WriteError
 from bioshare.ngff.store import is_remote, normalize_source
 
@@ -25,6 +26,7 @@ NGFF_VERSIONS = ("0.4", "0.5")
 _AXIS_ORDER = {"time": 0, "channel": 1, "custom": 1, "space": 2}
 _AXIS_TYPES = {"t": "time", "c": "channel", "z": "space", "y": "space", "x": "space"}
 _TARGET_CHUNK_BYTES = 2**20
+_BLOCK_BYTES = 64 * 2**20
 _DEFAULT_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 
 
@@ -136,16 +138,17 @@ def _as_pyramid(
 ) -> tuple[list[xr.DataArray], dict[str, xr.DataArray]]:
     """Return the given levels (one unless a DataTree) and labels found in a DataTree."""
     if isinstance(data, xr.DataTree):
+        paths = data.attrs.get("levels") or [p for p, c in data.children.items() if "image" in c]
         levels: list[xr.DataArray] = [
-            child.dataset["image"] for child in data.children.values() if "image" in child
+            data[path].dataset["image"] for path in paths if "image" in data[path].dataset
         ]
         if not levels:
             raise WriteError("the DataTree has no child with an 'image' variable to write")
         labels: dict[str, xr.DataArray] = {}
         if "labels" in data.children:
             for label_name, tree in data["labels"].children.items():
-                first = next(c for c in tree.children.values() if "image" in c)
-                labels[str(label_name)] = first.dataset["image"]
+                first = tree.attrs.get("levels", [next(iter(tree.children))])[0]
+                labels[str(label_name)] = tree[first].dataset["image"]
         return [_canonical(level) for level in levels], labels
     if isinstance(data, np.ndarray):
         if dims is None:
@@ -204,10 +207,10 @@ def _transform(array: xr.DataArray) -> tuple[list[float], list[float]]:
         coord = array.coords.get(dim)
         if coord is not None and np.issubdtype(coord.dtype, np.number):
             values = np.asarray(coord.values, dtype=float)
-            t = float(values[0]) if values.size else 0.0
+            t = _tidy(float(values[0])) if values.size else 0.0
             if values.size > 1:
                 steps = np.diff(values)
-                s = float(steps.mean())
+                s = _tidy(float(values[-1] - values[0]) / (values.size - 1))
                 if s <= 0 or not np.allclose(steps, s, rtol=1e-6, atol=1e-12 * abs(s)):
                     raise WriteError(
                         f"coordinate {dim!r} is not regularly increasing (steps from "
@@ -218,6 +221,11 @@ def _transform(array: xr.DataArray) -> tuple[list[float], list[float]]:
         scale.append(s)
         translation.append(t)
     return scale, translation
+
+
+def _tidy(value: float) -> float:
+    """Drop float noise from coordinate arithmetic: 0.10700000000000001 -> 0.107."""
+    return float(f"{value:.12g}")
 
 
 # -- chunks and pyramid ---------------------------------------------------------------------
@@ -384,16 +392,21 @@ def _create_array(
 
 
 def _store(level: xr.DataArray, array: zarr.Array, chunk: tuple[int, ...]) -> None:
-    """Write a level chunk-aligned through dask, so only a few chunks are ever in memory."""
-    if level.chunks is not None:
-        data = level.data.rechunk(chunk)
-    else:  # numpy or lazily indexed: let xarray cut it into chunk-aligned dask blocks
-        data = level.chunk(dict(zip(level.dims, chunk, strict=True))).data
-    da.store(data, array, lock=False)  # type: ignore[arg-type]
+    """Write a level through dask in blocks of whole zarr chunks (about 64 MiB each).
+
+    Each block is one zarr write that encodes and stores its chunks concurrently, and only
+    a few blocks are in memory at once.
+    """
+    if level.chunks is None:  # numpy or lazily indexed: let xarray cut it into dask blocks
+        level = level.chunk(dict(zip(level.dims, chunk, strict=True)))
+    blocks = da.core.normalize_chunks(
+        "auto", level.shape, limit=_BLOCK_BYTES, dtype=level.dtype, previous_chunks=chunk
+    )
+    da.store(level.data.rechunk(blocks), array, lock=False)  # type: ignore[arg-type]
 
 
 def _multiscales_entry(
-    written: list[tuple[str, xr.DataArray]], version: str, name: Any
+    written: list[tuple[str, xr.DataArray]], version: str, name: Any, is_label: bool = False
 ) -> dict[str, Any]:
     first = written[0][1]
     axes = []
@@ -411,7 +424,18 @@ def _multiscales_entry(
         if any(t != 0 for t in translation):
             transforms.append({"type": "translation", "translation": translation})
         datasets.append({"path": path, "coordinateTransformations": transforms})
-    entry = {"axes": axes, "datasets": datasets, "name": str(name) if name else "image"}
+    entry = {
+        "axes": axes,
+        "datasets": datasets,
+        "name": str(name) if name else "image",
+        "type": "nearest" if is_label else "mean",
+        "metadata": {
+            "description": "y and x halved per level: "
+            + ("every second pixel (labels)" if is_label else "2x2 mean, padded edges excluded"),
+            "method": "bioshare.write_image",
+            "version": __version__,
+        },
+    }
     if version == "0.4":
         entry["version"] = "0.4"
     return entry
@@ -482,7 +506,7 @@ def _write_label(
     label = label.assign_coords({d: image.coords[d] for d in spatial if d in image.coords})
     group = labels_group.create_group(label_name)
     written = _write_multiscale(group, [label], version, chunks, levels, is_label=True)
-    entry = _multiscales_entry(written, version, label_name)
+    entry = _multiscales_entry(written, version, label_name, is_label=True)
     colors = label.attrs.get("label_colors")
     if colors is None:
         values = np.unique(written[-1][1].values)

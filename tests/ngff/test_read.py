@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
-from conftest import sample_image, write_json
+from ngff_samples import sample_image, write_json
 from xarray.core import indexing
 
 import bioshare

@@ -9,7 +9,7 @@ import dask.array as da
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import sample_image, sample_labels
+from ngff_samples import sample_image, sample_labels
 
 import bioshare
 from bioshare.errors import WriteError

@@ -1,0 +1,3 @@
+from bioshare.demo import main
+
+raise SystemExit(main())
