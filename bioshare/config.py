@@ -15,17 +15,18 @@ __all__ = ["DEFAULT_URLS", "cache_dir", "offline", "retries", "service_url", "ti
 
 DEFAULT_URLS: dict[str, str] = {
     "idr": "https://idr.openmicroscopy.org",
-    "idr_zarr": "https://uk1s3.embassy.ebi.ac.uk",
-    "bia": "https://www.ebi.ac.uk/bioimage-archive",
-    "bia_search": "https://beta.bioimagearchive.org/search",
+    # IDR's OME-Zarr moved here in April 2026 from https://uk1s3.embassy.ebi.ac.uk (same paths)
+    "idr_zarr": "https://livingobjects.ebi.ac.uk",
+    "bia": "https://www.ebi.ac.uk/bioimage-archive/api",
+    "bia_search": "https://www.ebi.ac.uk/bioimage-archive/api",
     "biostudies": "https://www.ebi.ac.uk/biostudies/api/v1",
     "zenodo": "https://zenodo.org",
     "zenodo_sandbox": "https://sandbox.zenodo.org",
-    "ssbd": "https://ssbd.riken.jp",
+    "ssbd": "https://ssbd.qbic.riken.jp/SSBD",
     "empiar": "https://www.ebi.ac.uk/empiar/api",
     "ols": "https://www.ebi.ac.uk/ols4",
     "datacite": "https://api.datacite.org",
-    "local": "http://127.0.0.1:8000",
+    "local": "http://127.0.0.1:8765",
 }
 
 

@@ -1,0 +1,159 @@
+"""What every repository adapter speaks: records, images, terms and the protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from bioshare.errors import BioshareError
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = [
+    "DatasetRecord",
+    "ImageRef",
+    "RecordNotFoundError",
+    "Repository",
+    "RepositoryError",
+    "Term",
+]
+
+
+class RepositoryError(BioshareError):
+    """A repository answered in a way bioshare cannot use (bad JSON shape, missing field)."""
+
+
+class RecordNotFoundError(RepositoryError, KeyError):
+    """No record with that identifier in that repository."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class Term:
+    """An ontology term: CURIE (``NCBITaxon:9606``), IRI and label."""
+
+    curie: str
+    label: str
+    iri: str = ""
+
+    @property
+    def ontology(self) -> str:
+        return self.curie.split(":", 1)[0].lower() if ":" in self.curie else ""
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image of a dataset, with its OME-Zarr URL when one exists."""
+
+    repository: str
+    id: str
+    name: str
+    zarr_url: str | None = None
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    dims: tuple[str, ...] | None = None
+    dataset_id: str | None = None
+    thumbnail_url: str | None = None
+    storage_options: dict[str, Any] | None = field(default=None, compare=False)
+
+    def open(self, **kwargs: Any) -> xr.DataArray:
+        """Open the image lazily with `bioshare.open_image`."""
+        if not self.zarr_url:
+            raise RepositoryError(
+                f"{self.repository} image {self.id} ({self.name}) has no OME-Zarr URL; "
+                "only images published as OME-Zarr can be streamed"
+            )
+        from bioshare.ngff.read import open_image
+
+        if self.storage_options is not None:
+            kwargs.setdefault("storage_options", self.storage_options)
+        return open_image(self.zarr_url, **kwargs)
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset (study, entry, record) in one repository, in one shape for all of them.
+
+    The fields map to the GIDE search RO-Crate profile: ``url`` is the root ``@id``,
+    ``organisms`` the ``about`` taxa, ``imaging_methods`` the ``measurementMethod`` terms.
+    """
+
+    repository: str
+    id: str
+    title: str
+    description: str = ""
+    url: str = ""
+    doi: str | None = None
+    license: str | None = None
+    authors: tuple[str, ...] = ()
+    release_date: str | None = None
+    organisms: tuple[Term, ...] = ()
+    imaging_methods: tuple[Term, ...] = ()
+    keywords: tuple[str, ...] = ()
+    image_count: int | None = None
+    size_bytes: int | None = None
+    thumbnail_url: str | None = None
+    has_ome_zarr: bool = False
+    accessions: tuple[str, ...] = ()  # other identifiers of the same study (IDR, BIA, EMPIAR...)
+    score: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (terms as dicts)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DatasetRecord:
+        """Inverse of `to_dict`."""
+        values = dict(data)
+        for key in ("organisms", "imaging_methods"):
+            values[key] = tuple(Term(**t) for t in values.get(key, ()))
+        for key in ("authors", "keywords", "accessions"):
+            values[key] = tuple(values.get(key, ()))
+        return cls(**values)
+
+
+class Repository:
+    """Base class of the adapters: ``search``, ``get``, ``images`` and their async twins.
+
+    Subclasses implement the async methods; the sync ones run them on a private loop so
+    that they also work inside Jupyter, whose own loop is already running.
+    """
+
+    name: ClassVar[str] = ""
+
+    async def asearch(self, query: str, *, limit: int = 20, **filters: Any) -> list[DatasetRecord]:
+        raise NotImplementedError
+
+    async def aget(self, record_id: str) -> DatasetRecord:
+        raise NotImplementedError
+
+    async def aimages(self, record_id: str) -> list[ImageRef]:
+        raise NotImplementedError
+
+    def search(self, query: str, *, limit: int = 20, **filters: Any) -> list[DatasetRecord]:
+        """Datasets matching ``query``, best first."""
+        return run_sync(self.asearch(query, limit=limit, **filters))
+
+    def get(self, record_id: str) -> DatasetRecord:
+        """One dataset by its identifier in this repository."""
+        return run_sync(self.aget(record_id))
+
+    def images(self, record_id: str) -> list[ImageRef]:
+        """The images of a dataset."""
+        return run_sync(self.aimages(record_id))
+
+
+def run_sync(coro: Any) -> Any:
+    """Run a coroutine to completion from sync code, even under a running loop (Jupyter)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
