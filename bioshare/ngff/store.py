@@ -100,8 +100,14 @@ def _open_store(url: str, options: dict[str, Any]) -> Store:
         ) from exc
 
 
+def is_zip_url(url: str) -> bool:
+    """True for a zip archive: ``....zip``, or an InvenioRDM/Zenodo file ``....zip/content``."""
+    path = urlsplit(url).path.lower()
+    return path.endswith(".zip") or path.endswith(".zip/content")
+
+
 def _open_remote(url: str, options: dict[str, Any]) -> Store:
-    if url.lower().endswith(".zip"):
+    if is_zip_url(url):
         protocol = urlsplit(url).scheme
         inner = {k: v for k, v in options.items() if k != "asynchronous"}
         store = FsspecStore.from_url(

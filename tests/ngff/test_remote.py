@@ -188,3 +188,16 @@ def test_distributed_reduction_over_http(server, written, image):
     np.testing.assert_allclose(per_channel.values, image.mean(dim=("t", "z", "y", "x")).values)
     assert maximum == int(image.max())
     assert list(per_channel.c.values) == ["DAPI", "GFP"]
+
+
+def test_zip_behind_a_content_link(objectstore, tmp_path, written, image):
+    """InvenioRDM and Zenodo serve a file at ``.../files/<key>/content``."""
+    content = tmp_path / "api" / "records" / "7" / "files" / "cells.ome.zarr.zip" / "content"
+    content.parent.mkdir(parents=True)
+    with zipfile.ZipFile(content, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in sorted(written["0.4"].rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(written["0.4"]).as_posix())
+    server = objectstore(tmp_path)
+    opened = bioshare.open_image(f"{server.url}/api/records/7/files/cells.ome.zarr.zip/content")
+    np.testing.assert_array_equal(opened.isel(t=1, c=0).values, image[1, 0].values)
