@@ -1,6 +1,7 @@
 """bioshare: find, stream, describe and share bioimage data from Jupyter."""
 
 from bioshare._version import __version__
+from bioshare.catalog.search import search
 from bioshare.ngff import (
     open_image,
     open_labels,
@@ -19,5 +20,6 @@ __all__ = [
     "open_multiscales",
     "open_ome_zarr",
     "open_plate",
+    "search",
     "write_image",
 ]

@@ -99,6 +99,7 @@ class DatasetRecord:
     thumbnail_url: str | None = None
     has_ome_zarr: bool = False
     accessions: tuple[str, ...] = ()  # other identifiers of the same study (IDR, BIA, EMPIAR...)
+    also_in: tuple[str, ...] = ()  # "repository:id" of the same study found elsewhere
     score: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class DatasetRecord:
         values = dict(data)
         for key in ("organisms", "imaging_methods"):
             values[key] = tuple(Term(**t) for t in values.get(key, ()))
-        for key in ("authors", "keywords", "accessions"):
+        for key in ("authors", "keywords", "accessions", "also_in"):
             values[key] = tuple(values.get(key, ()))
         return cls(**values)
 

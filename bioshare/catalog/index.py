@@ -1,0 +1,211 @@
+"""The offline index: harvested records in SQLite with FTS5, for classrooms and planes.
+
+``bioshare index update`` harvests records from repositories into a database in the cache
+folder, incrementally (a record seen again is updated in place); `bioshare.search` answers
+from it with ``offline=True``, when ``BIOSHARE_OFFLINE=1``, or when no repository answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from bioshare import config
+from bioshare.catalog.matching import normalize_license, tokens
+from bioshare.repositories.base import DatasetRecord, Repository
+from bioshare.repositories.registry import get_repository
+
+__all__ = ["RecordIndex", "default_index_path"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    rowid INTEGER PRIMARY KEY,
+    repository TEXT NOT NULL,
+    id TEXT NOT NULL,
+    license TEXT NOT NULL,
+    has_ome_zarr INTEGER NOT NULL,
+    updated REAL NOT NULL,
+    record TEXT NOT NULL,
+    UNIQUE (repository, id)
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
+    title, keywords, organisms, methods, description, identifiers,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+"""
+# bm25 weights, in the column order above: the title counts most.
+_WEIGHTS = "3.0, 2.0, 2.0, 2.0, 1.0, 1.0"
+
+
+def default_index_path() -> Path:
+    """``<cache>/index.sqlite``."""
+    return config.cache_dir() / "index.sqlite"
+
+
+class RecordIndex:
+    """An SQLite FTS5 index of `DatasetRecord` s.
+
+    Parameters
+    ----------
+    path
+        The database file (``<cache>/index.sqlite`` by default); created when absent.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else default_index_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> RecordIndex:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM records").fetchone()[0])
+
+    def add(self, records: Iterable[DatasetRecord]) -> int:
+        """Insert or update records (matched by repository and id); returns how many."""
+        count = 0
+        now = time.time()
+        with self._db:  # one transaction
+            for record in records:
+                self._upsert(record, now)
+                count += 1
+        return count
+
+    def _upsert(self, record: DatasetRecord, now: float) -> None:
+        row = (
+            record.repository,
+            record.id,
+            normalize_license(record.license),
+            int(record.has_ome_zarr),
+            now,
+            json.dumps(record.to_dict()),
+        )
+        existing = self._db.execute(
+            "SELECT rowid FROM records WHERE repository = ? AND id = ?",
+            (record.repository, record.id),
+        ).fetchone()
+        if existing is None:
+            rowid = self._db.execute(
+                "INSERT INTO records (repository, id, license, has_ome_zarr, updated, record) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            ).lastrowid
+        else:
+            rowid = existing[0]
+            self._db.execute(
+                "UPDATE records SET license = ?, has_ome_zarr = ?, updated = ?, record = ? "
+                "WHERE rowid = ?",
+                (*row[2:], rowid),
+            )
+            self._db.execute("DELETE FROM records_fts WHERE rowid = ?", (rowid,))
+        self._db.execute(
+            "INSERT INTO records_fts (rowid, title, keywords, organisms, methods, description, "
+            "identifiers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                rowid,
+                record.title,
+                " ".join(record.keywords),
+                " ".join(f"{t.label} {t.curie}" for t in record.organisms),
+                " ".join(f"{t.label} {t.curie}" for t in record.imaging_methods),
+                record.description,
+                " ".join((record.id, *record.accessions, record.doi or "")),
+            ),
+        )
+
+    def search(
+        self,
+        query: str = "",
+        *,
+        repositories: Sequence[str] | None = None,
+        limit: int = 20,
+        offset: int = 0,
+        organism: str | None = None,
+        imaging_method: str | None = None,
+        license: str | None = None,
+        has_ome_zarr: bool | None = None,
+    ) -> tuple[int, list[DatasetRecord]]:
+        """Records matching every word of ``query`` and the filters, best first.
+
+        Returns the total number of matches and the requested page.
+        """
+        match = _fts_query(query, organism, imaging_method)
+        where: list[str] = []
+        params: list[str | int] = []
+        if match:
+            where.append("records_fts MATCH ?")
+            params.append(match)
+        if repositories:
+            where.append(f"r.repository IN ({', '.join('?' * len(repositories))})")
+            params.extend(repositories)
+        if license:
+            where.append("r.license = ?")
+            params.append(normalize_license(license))
+        if has_ome_zarr is not None:
+            where.append("r.has_ome_zarr = ?")
+            params.append(int(has_ome_zarr))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        source = "records_fts JOIN records r ON r.rowid = records_fts.rowid"
+        total = self._db.execute(f"SELECT count(*) FROM {source} {clause}", params).fetchone()[0]
+        order = f"bm25(records_fts, {_WEIGHTS})" if match else "r.repository, r.id"
+        rows = self._db.execute(
+            f"SELECT r.record FROM {source} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return int(total), [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
+
+    def harvest(
+        self,
+        repositories: Sequence[str | Repository],
+        *,
+        per_repository: int = 1000,
+        query: str = "",
+        timeout: float = 120.0,
+    ) -> dict[str, int | str]:
+        """Fetch records from each repository and add them; returns counts or errors."""
+
+        async def one(spec: str | Repository) -> tuple[str, list[DatasetRecord] | str]:
+            adapter = get_repository(spec)
+            try:
+                found = await asyncio.wait_for(
+                    adapter.asearch(query, limit=per_repository), timeout
+                )
+            except Exception as exc:
+                return adapter.name, f"{type(exc).__name__}: {exc}"
+            return adapter.name, found
+
+        async def run() -> list[tuple[str, list[DatasetRecord] | str]]:
+            return await asyncio.gather(*(one(spec) for spec in repositories))
+
+        from bioshare.repositories.base import run_sync
+
+        outcome: dict[str, int | str] = {}
+        for name, found in run_sync(run()):
+            outcome[name] = found if isinstance(found, str) else self.add(found)
+        return outcome
+
+
+def _phrase(text: str) -> str:
+    words = tokens(text)
+    return " ".join(f'"{w}"' for w in words)
+
+
+def _fts_query(query: str, organism: str | None, imaging_method: str | None) -> str:
+    """An FTS5 query: every word of ``query`` as a prefix, filters as column phrases."""
+    parts = [f'"{word}"*' for word in tokens(query)]
+    if organism:
+        parts.append(f"organisms : ({_phrase(organism)})")
+    if imaging_method:
+        parts.append(f"methods : ({_phrase(imaging_method)})")
+    return " AND ".join(parts)
