@@ -10,10 +10,10 @@ from bioshare.ngff import (
     open_plate,
     write_image,
 )
-
-# validate: added when bioshare.ngff.validate lands
+from bioshare.ngff.validate import ValidationReport, validate
 
 __all__ = [
+    "ValidationReport",
     "__version__",
     "open_image",
     "open_labels",
@@ -21,5 +21,6 @@ __all__ = [
     "open_ome_zarr",
     "open_plate",
     "search",
+    "validate",
     "write_image",
 ]

@@ -61,6 +61,24 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("source", help="URL or path of an OME-Zarr")
     info.add_argument("--json", action="store_true", help="print JSON")
 
+    search = command("search", "search datasets across repositories", _search)
+    search.add_argument("query", nargs="?", default="", help="words to search for")
+    search.add_argument("--repo", help="comma-separated repositories (default: the public ones)")
+    search.add_argument("--organism", help="organism name or NCBITaxon CURIE")
+    search.add_argument("--imaging-method", help="imaging method name or FBbi CURIE")
+    search.add_argument("--license", help="licence, e.g. CC-BY-4.0")
+    search.add_argument("--has-ome-zarr", action="store_true", help="only streamable datasets")
+    search.add_argument("--limit", type=int, default=20)
+    search.add_argument("--page", type=int, default=1)
+    search.add_argument("--timeout", type=float, default=10.0, help="seconds per repository")
+    search.add_argument("--offline", action="store_true", help="answer from the offline index")
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    index = command("index", "build the offline search index", _index)
+    index.add_argument("action", choices=["update", "info"])
+    index.add_argument("--repo", help="comma-separated repositories (default: the public ones)")
+    index.add_argument("--per-repo", type=int, default=1000, help="records per repository")
+
     validate = command("validate", "check an OME-Zarr against the OME-NGFF spec", _validate)
     validate.add_argument("source", help="URL or path of an OME-Zarr")
     validate.add_argument("--strict", action="store_true", help="apply the strict schemas")
@@ -93,6 +111,66 @@ def _info(args: argparse.Namespace) -> int:
 
     info = describe(args.source)
     print(json.dumps(info, indent=2) if args.json else format_description(info))
+    return 0
+
+
+def _repositories(text: str | None) -> list[str] | None:
+    return [name.strip() for name in text.split(",") if name.strip()] if text else None
+
+
+def _search(args: argparse.Namespace) -> int:
+    from bioshare.catalog.search import search
+
+    results = search(
+        args.query,
+        repositories=_repositories(args.repo),
+        limit=args.limit,
+        page=args.page,
+        timeout=args.timeout,
+        offline=True if args.offline else None,
+        organism=args.organism,
+        imaging_method=args.imaging_method,
+        license=args.license,
+        has_ome_zarr=True if args.has_ome_zarr else None,
+    )
+    if args.json:
+        document = {
+            "query": results.query,
+            "total": results.total,
+            "offline": results.offline,
+            "repositories": [vars(s) for s in results.statuses],
+            "results": [r.to_dict() for r in results],
+        }
+        print(json.dumps(document, indent=2))
+        return 0
+    for status in results.statuses:
+        if status.ok:
+            print(f"{status.repository:>10}: {status.count} result(s) in {status.seconds:.2f} s")
+        else:
+            print(f"{status.repository:>10}: failed: {status.error}")
+    if results.offline:
+        print("(answered from the offline index)")
+    print(f"{results.total} dataset(s); showing {len(results)}:")
+    for record in results:
+        marker = "zarr" if record.has_ome_zarr else "    "
+        print(f"  [{marker}] {record.repository}:{record.id}  {record.title}")
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from bioshare.catalog.index import RecordIndex
+    from bioshare.repositories.registry import DEFAULT_REPOSITORIES
+
+    with RecordIndex() as index:
+        if args.action == "update":
+            names = _repositories(args.repo) or list(DEFAULT_REPOSITORIES)
+            outcome = index.harvest(names, per_repository=args.per_repo)
+            for name, result in outcome.items():
+                print(
+                    f"{name:>10}: "
+                    + (f"{result} record(s)" if isinstance(result, int) else f"failed: {result}")
+                )
+        print(f"{len(index)} record(s) in {index.path}")
     return 0
 
 
