@@ -35,12 +35,12 @@ demo: $(STAMP)
 	$(BIN)/bioshare demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check bioshare tests benchmarks
-	$(BIN)/ruff format --check bioshare tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)
-	$(BIN)/ruff format bioshare tests benchmarks
-	$(BIN)/ruff check --fix bioshare tests benchmarks
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
