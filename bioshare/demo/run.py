@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -71,11 +72,18 @@ def _run_lab(notebook: Path, port: int, env: dict[str, str]) -> int:
     page = f"lab/tree/{notebook.name}" if notebook.exists() else "lab"
     print(f"JupyterLab: http://127.0.0.1:{port}/{page}?token={token}", flush=True)
     process = subprocess.Popen(command, env=env)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # stop JupyterLab with us
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.terminate()
         return process.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _free_port(preferred: int) -> int:
