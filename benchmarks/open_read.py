@@ -208,6 +208,7 @@ def reader_ops(name: str, version: str) -> dict[str, Callable[..., Any]]:
                 .values
             ),
             "plate": plate,
+            "plate+well": well,
         }
     if name == "ome-zarr-py":
         from ome_zarr.io import parse_url
