@@ -33,12 +33,12 @@ CREATE TABLE IF NOT EXISTS records (
     UNIQUE (repository, id)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
-    title, keywords, organisms, methods, description, identifiers,
+    title, keywords, organisms, methods, description, identifiers, facets,
     tokenize = 'unicode61 remove_diacritics 2'
 );
 """
-# bm25 weights, in the column order above: the title counts most.
-_WEIGHTS = "3.0, 2.0, 2.0, 2.0, 1.0, 1.0"
+# bm25 weights, in the column order above: the title counts most; facets do not rank.
+_RANK = "bm25(3.0, 2.0, 2.0, 2.0, 1.0, 1.0, 0.0)"
 
 
 def default_index_path() -> Path:
@@ -60,6 +60,10 @@ class RecordIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.executescript(_SCHEMA)
+        with self._db:
+            self._db.execute(
+                "INSERT INTO records_fts (records_fts, rank) VALUES ('rank', ?)", (_RANK,)
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -112,7 +116,7 @@ class RecordIndex:
             self._db.execute("DELETE FROM records_fts WHERE rowid = ?", (rowid,))
         self._db.execute(
             "INSERT INTO records_fts (rowid, title, keywords, organisms, methods, description, "
-            "identifiers) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "identifiers, facets) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 rowid,
                 record.title,
@@ -121,6 +125,7 @@ class RecordIndex:
                 " ".join(f"{t.label} {t.curie}" for t in record.imaging_methods),
                 record.description,
                 " ".join((record.id, *record.accessions, record.doi or "")),
+                " ".join(_facets(record.repository, record.license, record.has_ome_zarr)),
             ),
         )
 
@@ -140,30 +145,40 @@ class RecordIndex:
 
         Returns the total number of matches and the requested page.
         """
-        match = _fts_query(query, organism, imaging_method)
-        where: list[str] = []
-        params: list[str | int] = []
-        if match:
-            where.append("records_fts MATCH ?")
-            params.append(match)
-        if repositories:
-            where.append(f"r.repository IN ({', '.join('?' * len(repositories))})")
-            params.extend(repositories)
-        if license:
-            where.append("r.license = ?")
-            params.append(normalize_license(license))
-        if has_ome_zarr is not None:
-            where.append("r.has_ome_zarr = ?")
-            params.append(int(has_ome_zarr))
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        facets = _facets(
+            repositories[0] if repositories and len(repositories) == 1 else None,
+            license,
+            has_ome_zarr,
+        )
+        match = _fts_query(query, organism, imaging_method, facets)
+        where, params = "", []
+        if repositories and len(repositories) > 1:
+            where = f"AND r.repository IN ({', '.join('?' * len(repositories))})"
+            params = list(repositories)
+        if not match:  # no words and no filters: everything, in a stable order
+            total = len(self) if not where else self._count_all(where, params)
+            rows = self._db.execute(
+                f"SELECT r.record FROM records r WHERE 1 {where} "
+                "ORDER BY r.repository, r.id LIMIT ? OFFSET ?",
+                [*params, limit, offset],
+            ).fetchall()
+            return total, [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
         source = "records_fts JOIN records r ON r.rowid = records_fts.rowid"
-        total = self._db.execute(f"SELECT count(*) FROM {source} {clause}", params).fetchone()[0]
-        order = f"bm25(records_fts, {_WEIGHTS})" if match else "r.repository, r.id"
+        clause = f"WHERE records_fts MATCH ? {where}"
+        count_source = source if where else "records_fts"
+        count_clause = clause if where else "WHERE records_fts MATCH ?"
+        total = self._db.execute(
+            f"SELECT count(*) FROM {count_source} {count_clause}", [match, *params]
+        ).fetchone()[0]
         rows = self._db.execute(
-            f"SELECT r.record FROM {source} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, limit, offset],
+            f"SELECT r.record FROM {source} {clause} ORDER BY records_fts.rank LIMIT ? OFFSET ?",
+            [match, *params, limit, offset],
         ).fetchall()
         return int(total), [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
+
+    def _count_all(self, where: str, params: list[str]) -> int:
+        query = f"SELECT count(*) FROM records r WHERE 1 {where}"
+        return int(self._db.execute(query, params).fetchone()[0])
 
     def harvest(
         self,
@@ -201,9 +216,28 @@ def _phrase(text: str) -> str:
     return " ".join(f'"{w}"' for w in words)
 
 
-def _fts_query(query: str, organism: str | None, imaging_method: str | None) -> str:
+def _facets(repository: str | None, license: str | None, has_ome_zarr: bool | None) -> list[str]:
+    """Filter values as single tokens, so that filters use the full-text index too."""
+    facets = []
+    if repository:
+        facets.append("repo" + _token(repository))
+    if license:
+        facets.append("lic" + _token(normalize_license(license)))
+    if has_ome_zarr is not None:
+        facets.append(f"zarr{int(has_ome_zarr)}")
+    return facets
+
+
+def _token(text: str) -> str:
+    return "".join(c if c.isalnum() else "x" for c in text.casefold())
+
+
+def _fts_query(
+    query: str, organism: str | None, imaging_method: str | None, facets: list[str]
+) -> str:
     """An FTS5 query: every word of ``query`` as a prefix, filters as column phrases."""
     parts = [f'"{word}"*' for word in tokens(query)]
+    parts += [f'facets : "{facet}"' for facet in facets]
     if organism:
         parts.append(f"organisms : ({_phrase(organism)})")
     if imaging_method:
