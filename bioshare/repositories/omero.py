@@ -1,0 +1,731 @@
+"""Any OMERO server as a bioshare repository, through its JSON API and webclient.
+
+OMERO (openmicroscopy.org) serves its data model over a JSON API under ``/api/v0/m/``
+(projects, datasets, images, screens, plates, wells), paged with ``offset``/``limit`` and
+answered as ``{"data": [...], "meta": {"totalCount", "maxLimit", "limit", "offset"}}``.
+Key-value ("map") annotations and thumbnails come from the webclient:
+``/webclient/api/annotations/?type=map&project=<id>`` and
+``/webclient/render_thumbnail/<imageId>/``.
+
+Records are projects (``project:<id>``) and screens (``screen:<id>``). The JSON API has
+no full-text search, so `OMERO.search` lists every project and screen and ranks them by
+the query words (see `score_text`). The IDR adapter (`bioshare.repositories.idr`) builds
+on this one.
+
+Example::
+
+    lab = OMERO("https://omero.lab.org", name="omero:lab")
+    for record in lab.search("mitosis HeLa", limit=5):
+        print(record.id, record.title)
+    images = lab.images("project:51")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bioshare._http import ApiClient, ApiError
+from bioshare.repositories.base import (
+    DatasetRecord,
+    ImageRef,
+    RecordNotFoundError,
+    Repository,
+    RepositoryError,
+    Term,
+)
+
+__all__ = [
+    "KINDS",
+    "OMERO",
+    "Annotations",
+    "imaging_method_term",
+    "organism_term",
+    "score_text",
+]
+
+log = logging.getLogger(__name__)
+
+KINDS = ("project", "screen")
+"""The OMERO containers that are records: ``project:<id>`` and ``screen:<id>``."""
+
+API = "/api/v0/m"
+DEFAULT_PAGE_SIZE = 200  # OMERO's own default ``limit``; its documented maxLimit is 500
+_ANNOTATION_BATCH = 50  # object ids per webclient annotations request
+_CONCURRENCY = 8  # concurrent requests when walking datasets or plates
+_SEARCH_FILTERS = ("organism", "imaging_method", "license", "has_ome_zarr")
+_DOI = re.compile(r"10\.\d{4,9}/[^\s\"'<>]+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# -- vocabularies ------------------------------------------------------------------------------
+
+_NCBI_IRI = "http://purl.obolibrary.org/obo/NCBITaxon_"
+_FBBI_IRI = "http://purl.obolibrary.org/obo/FBbi_"
+
+# taxon id -> scientific name, and the names (scientific and common) that mean it
+_TAXA: dict[str, tuple[str, tuple[str, ...]]] = {
+    "9606": ("Homo sapiens", ("human", "humans")),
+    "10090": ("Mus musculus", ("mouse", "house mouse", "mice")),
+    "10116": ("Rattus norvegicus", ("rat", "brown rat")),
+    "4932": ("Saccharomyces cerevisiae", ("yeast", "baker's yeast", "budding yeast")),
+    "4896": ("Schizosaccharomyces pombe", ("fission yeast",)),
+    "7227": ("Drosophila melanogaster", ("fly", "fruit fly", "drosophila")),
+    "7955": ("Danio rerio", ("zebrafish",)),
+    "3702": ("Arabidopsis thaliana", ("arabidopsis", "thale cress")),
+    "562": ("Escherichia coli", ("e. coli", "e.coli")),
+    "6239": ("Caenorhabditis elegans", ("c. elegans", "nematode", "worm")),
+    "8355": ("Xenopus laevis", ("african clawed frog",)),
+    "8364": ("Xenopus tropicalis", ("tropical clawed frog",)),
+    "9031": ("Gallus gallus", ("chicken",)),
+}
+_TAXON_BY_NAME: dict[str, str] = {
+    name.casefold(): taxon
+    for taxon, (scientific, common) in _TAXA.items()
+    for name in (scientific, *common)
+}
+_TAXON_ID = re.compile(r"NCBI[ _]?Taxon(?:omy)?[:_ ]?\s*(\d+)", re.IGNORECASE)
+
+# FBbi ids and labels (Imaging-semantics/fbbi 2020-11-06), and the names that mean them
+_FBBI: dict[str, tuple[str, tuple[str, ...]]] = {
+    "00000241": ("microscopy", ()),
+    "00000345": ("light microscopy", ("mode of light microscopy",)),
+    "00000243": ("bright-field microscopy", ("brightfield microscopy", "bright field microscopy")),
+    "00000244": ("dark-field microscopy", ()),
+    "00000245": ("differential interference contrast microscopy", ("dic", "nomarski")),
+    "00000246": ("fluorescence microscopy", ("wide-field fluorescence microscopy",)),
+    "00000247": ("phase contrast microscopy", ("phase-contrast microscopy",)),
+    "00000249": ("time lapse microscopy", ("time-lapse microscopy",)),
+    "00000251": ("confocal microscopy", ("laser scanning confocal microscopy",)),
+    "00000253": ("spinning disk confocal microscopy", ("spinning-disk confocal microscopy",)),
+    "00000254": ("two-photon laser scanning microscopy", ("two-photon microscopy",)),
+    "00000255": ("multi-photon microscopy", ("multiphoton microscopy",)),
+    "00000369": (
+        "SPIM",
+        (
+            "light sheet fluorescence microscopy",
+            "light-sheet fluorescence microscopy",
+            "light sheet microscopy",
+            "light sheet fluorescence microscopy (spim)",
+            "selective plane illumination microscopy",
+        ),
+    ),
+    "00000617": ("evanescent wave microscopy", ("tirf", "total internal reflection fluorescence")),
+    "00000368": ("FLIM", ("fluorescence lifetime imaging microscopy",)),
+    "00000332": ("structured illumination microscopy (SIM)", ("structured illumination",)),
+    "00000334": ("stimulated emission depletion (STED)", ("sted microscopy",)),
+    "00000256": ("electron microscopy", ("mode of electron microscopy",)),
+    "00000257": ("scanning electron microscopy (SEM)", ("scanning electron microscopy",)),
+    "00000258": ("transmission electron microscopy (TEM)", ("transmission electron microscopy",)),
+    "00000585": (
+        "serial block face SEM (SBFSEM)",
+        ("serial block face scanning electron microscopy",),
+    ),
+    "00050000": ("focussed ion beam scanning electron microscopy (FIB-SEM)", ("fib-sem",)),
+    "00000260": ("X-ray microscopy", ()),
+}
+_FBBI_BY_NAME: dict[str, str] = {
+    name.casefold(): fbbi
+    for fbbi, (label, synonyms) in _FBBI.items()
+    for name in (label, *synonyms)
+}
+
+# map-annotation keys (compared case-insensitively) that fill record fields
+ORGANISM_KEYS = ("Organism",)
+IMAGING_METHOD_KEYS = ("Imaging Method",)
+LICENSE_KEYS = ("License", "Licence")
+DATA_DOI_KEYS = ("Data DOI", "DOI")
+PUBLICATION_DOI_KEYS = ("Publication DOI",)
+AUTHOR_KEYS = ("Publication Authors", "Authors")
+RELEASE_KEYS = ("Release Date",)
+KEYWORD_KEYS = ("Study Type", "Screen Type", "Keywords")
+TITLE_KEYS = ("Study Title",)
+
+
+def organism_term(value: str) -> Term:
+    """The NCBITaxon term for an organism annotation value.
+
+    Recognises an explicit taxon id (``"NCBITaxon:10090"``, ``"Mus musculus
+    (NCBITaxon_10090)"``) and the scientific or common names of common model organisms;
+    anything else becomes a term with an empty CURIE and the value as label.
+    """
+    text = value.strip()
+    match = _TAXON_ID.search(text)
+    if match:
+        taxon = match.group(1)
+        label = _TAXON_ID.sub("", text).strip(" ()[],;:-") or _TAXA.get(taxon, (text, ()))[0]
+        return Term(f"NCBITaxon:{taxon}", label, f"{_NCBI_IRI}{taxon}")
+    taxon = _TAXON_BY_NAME.get(text.casefold())
+    if taxon is None:
+        return Term("", text)
+    return Term(f"NCBITaxon:{taxon}", _TAXA[taxon][0], f"{_NCBI_IRI}{taxon}")
+
+
+def imaging_method_term(value: str) -> Term:
+    """The FBbi term for an imaging-method annotation value (empty CURIE when unknown)."""
+    text = value.strip()
+    fbbi = _FBBI_BY_NAME.get(text.casefold())
+    if fbbi is None:
+        return Term("", text)
+    return Term(f"FBbi:{fbbi}", _FBBI[fbbi][0], f"{_FBBI_IRI}{fbbi}")
+
+
+# -- annotations -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """The key-value pairs of one OMERO object, in server order (keys may repeat)."""
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    def values(self, *keys: str) -> list[str]:
+        """Non-empty values of any of ``keys`` (case-insensitive), without duplicates."""
+        wanted = {k.casefold() for k in keys}
+        found = [v.strip() for k, v in self.pairs if k.strip().casefold() in wanted]
+        return list(dict.fromkeys(v for v in found if v))
+
+    def first(self, *keys: str) -> str | None:
+        """The first value of the first of ``keys`` that has one."""
+        for key in keys:
+            values = self.values(key)
+            if values:
+                return values[0]
+        return None
+
+    def text(self) -> str:
+        """All values, for text search."""
+        return " ".join(v for _, v in self.pairs)
+
+
+# -- scoring -----------------------------------------------------------------------------------
+
+
+def score_text(query: str, name: str, annotations: str = "", description: str = "") -> float:
+    """Relevance of a container to ``query``, between 0 and 1.
+
+    Each query word (lower-cased run of letters and digits) scores the weight of the best
+    field where some word starts with it: 3 in the name, 2 in an annotation value, 1 in
+    the description; the sum is divided by 3 x the number of query words. So a container
+    whose name holds every query word scores 1, one that matches nothing scores 0.
+    """
+    words = _words(query)
+    if not words:
+        return 0.0
+    fields = ((3.0, _words(name)), (2.0, _words(annotations)), (1.0, _words(description)))
+    total = 0.0
+    for word in dict.fromkeys(words):
+        total += max(
+            (weight for weight, field in fields if any(w.startswith(word) for w in field)),
+            default=0.0,
+        )
+    return total / (3.0 * len(dict.fromkeys(words)))
+
+
+def _words(text: str) -> list[str]:
+    return [w.casefold() for w in _WORD.findall(text or "")]
+
+
+# -- the adapter -------------------------------------------------------------------------------
+
+
+class OMERO(Repository):
+    """An OMERO server's public data, through its JSON API.
+
+    Parameters
+    ----------
+    base_url
+        The server's web address, e.g. ``"https://omero.lab.org"`` (the JSON API is at
+        ``<base_url>/api/v0/``).
+    name
+        The repository name used in records (default ``"omero"``), e.g. ``"omero:lab"``.
+    zarr_url_template
+        Where the server's images are published as OME-Zarr, if anywhere: a `str.format`
+        template with fields ``id`` (image or plate id), ``kind`` (``"image"``,
+        ``"plate"``) and ``base_url``, e.g. ``"https://s3.lab.org/zarr/{id}.zarr"``.
+        Without it images have no ``zarr_url`` and cannot be streamed.
+    timeout, retries, backoff
+        Network settings of the underlying `bioshare._http.ApiClient`.
+    page_size
+        ``limit`` of the first request of a listing; later pages never ask for more than
+        the server's ``meta.maxLimit``.
+    """
+
+    name = "omero"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        name: str | None = None,
+        zarr_url_template: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
+        backoff: float = 0.25,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        if not base_url or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"an OMERO server is named by its http(s) URL, got {base_url!r}")
+        if name:
+            self.__dict__["name"] = name  # per instance ("omero:lab"); `name` is a ClassVar
+        self.base_url = base_url.rstrip("/")
+        self.zarr_url_template = zarr_url_template
+        self.page_size = max(1, int(page_size))
+        self._max_limit: int | None = None  # learnt from the server's meta.maxLimit
+        self._client = ApiClient(
+            self.base_url, name=self.label, timeout=timeout, retries=retries, backoff=backoff
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, name={self.name!r})"
+
+    @property
+    def label(self) -> str:
+        """The server's name in messages."""
+        return f"OMERO server {self.base_url}"
+
+    # -- the protocol ---------------------------------------------------------------------------
+
+    async def asearch(self, query: str, *, limit: int = 20, **filters: Any) -> list[DatasetRecord]:
+        """Projects and screens matching ``query``, best first (see `score_text`).
+
+        Filters: ``organism``, ``imaging_method`` (matched against the annotation terms,
+        by CURIE, name or common name), ``license`` and ``has_ome_zarr``.
+        """
+        filters = _check_filters(filters)
+        if limit <= 0:
+            return []
+        containers, applied = await self._candidates(filters)
+        local = {k: v for k, v in filters.items() if k not in applied}
+        annotations = await self._annotations_of(containers)
+        records = []
+        for kind, obj in containers:
+            notes = annotations.get((kind, _id(obj, self._where(kind))), Annotations())
+            record = self._record(kind, obj, notes)
+            if not _passes(record, local):
+                continue
+            score = score_text(query, _str(obj.get("Name")), notes.text(), record.description)
+            if query.strip() and score == 0:
+                continue
+            records.append(replace(record, score=round(score, 4)))
+        records.sort(key=lambda r: (-r.score, r.title.casefold(), r.id))
+        return records[:limit]
+
+    async def aget(self, record_id: str) -> DatasetRecord:
+        """One project or screen by its id (``"project:101"``, ``"screen:3"``)."""
+        kind, oid = await self._resolve(record_id)
+        obj = await self._object(kind, oid)
+        notes, (thumbnail, count) = await asyncio.gather(
+            self._annotations(kind, [oid]), self._preview(kind, oid)
+        )
+        record = self._record(kind, obj, notes.get(oid, Annotations()))
+        return replace(record, thumbnail_url=thumbnail, image_count=count)
+
+    async def aimages(self, record_id: str) -> list[ImageRef]:
+        """The images of a project (or ``dataset:<id>``), or the plates of a screen."""
+        kind, oid = await self._resolve(record_id, kinds=(*KINDS, "dataset"))
+        if kind == "screen":
+            screen = await self._object("screen", oid)
+            plates = await self._list(f"{API}/screens/{oid}/plates/", missing=f"screen {oid}")
+            return [self._plate_ref(p, screen, f"screen:{oid}") for p in plates]
+        if kind == "dataset":
+            dataset = await self._object("dataset", oid)
+            return await self._dataset_images(oid, dataset, f"dataset:{oid}")
+        project = await self._object("project", oid)
+        datasets = await self._list(f"{API}/projects/{oid}/datasets/", missing=f"project {oid}")
+        semaphore = asyncio.Semaphore(_CONCURRENCY)
+
+        async def one(dataset: dict[str, Any]) -> list[ImageRef]:
+            async with semaphore:
+                did = _id(dataset, self._where("dataset"))
+                return await self._dataset_images(did, project, f"project:{oid}")
+
+        batches = await asyncio.gather(*(one(d) for d in datasets))
+        return [ref for batch in batches for ref in batch]
+
+    # -- records --------------------------------------------------------------------------------
+
+    def _record(self, kind: str, obj: Mapping[str, Any], notes: Annotations) -> DatasetRecord:
+        """A `DatasetRecord` from a project/screen object and its annotations."""
+        oid = _id(obj, self._where(kind))
+        name = _str(obj.get("Name")) or f"{kind} {oid}"
+        return DatasetRecord(
+            repository=self.name,
+            id=f"{kind}:{oid}",
+            title=notes.first(*TITLE_KEYS) or name,
+            description=_str(obj.get("Description")),
+            url=f"{self.base_url}/webclient/?show={kind}-{oid}",
+            doi=_doi(notes),
+            license=_license(notes.first(*LICENSE_KEYS)),
+            authors=tuple(_authors(notes.first(*AUTHOR_KEYS))),
+            release_date=_date(notes.first(*RELEASE_KEYS)),
+            organisms=_terms(notes.values(*ORGANISM_KEYS), organism_term),
+            imaging_methods=_terms(notes.values(*IMAGING_METHOD_KEYS), imaging_method_term),
+            keywords=tuple(notes.values(*KEYWORD_KEYS)),
+            has_ome_zarr=self.zarr_url_template is not None,
+        )
+
+    def _zarr_url(self, kind: str, oid: int, container: Mapping[str, Any]) -> str | None:
+        """The OME-Zarr URL of an image or plate (``kind``) of ``container``, if published."""
+        if not self.zarr_url_template:
+            return None
+        try:
+            return self.zarr_url_template.format(id=oid, kind=kind, base_url=self.base_url)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise RepositoryError(
+                f"zarr_url_template {self.zarr_url_template!r} of {self.label} is not a valid "
+                f"template: {exc!r}; expected fields among {{id}}, {{kind}}, {{base_url}}"
+            ) from None
+
+    def _thumbnail(self, image_id: int) -> str:
+        return f"{self.base_url}/webclient/render_thumbnail/{image_id}/"
+
+    def _image_ref(
+        self, image: Mapping[str, Any], container: Mapping[str, Any], record_id: str
+    ) -> ImageRef:
+        where = self._where("image")
+        iid = _id(image, where)
+        shape, dtype = _pixels(image.get("Pixels"), f"{where} {iid}")
+        return ImageRef(
+            repository=self.name,
+            id=str(iid),
+            name=_str(image.get("Name")) or f"image {iid}",
+            zarr_url=self._zarr_url("image", iid, container),
+            shape=shape,
+            dtype=dtype,
+            dims=tuple("tczyx") if shape else None,
+            dataset_id=record_id,
+            thumbnail_url=self._thumbnail(iid),
+        )
+
+    def _plate_ref(
+        self, plate: Mapping[str, Any], screen: Mapping[str, Any], record_id: str
+    ) -> ImageRef:
+        pid = _id(plate, self._where("plate"))
+        return ImageRef(
+            repository=self.name,
+            id=f"plate:{pid}",
+            name=_str(plate.get("Name")) or f"plate {pid}",
+            zarr_url=self._zarr_url("plate", pid, screen),
+            dataset_id=record_id,
+        )
+
+    # -- candidates for search (IDR narrows them with its search engine) -------------------------
+
+    async def _candidates(
+        self, filters: Mapping[str, Any]
+    ) -> tuple[list[tuple[str, dict[str, Any]]], set[str]]:
+        """The ``(kind, object)`` that may match, and the names of the filters already applied.
+
+        Here: every project and screen, no filter applied (they are applied to the records).
+        """
+        return await self._containers(), set()
+
+    async def _containers(self) -> list[tuple[str, dict[str, Any]]]:
+        """Every project and screen, as ``(kind, object)``."""
+        projects, screens = await asyncio.gather(
+            self._list(f"{API}/projects/"), self._list(f"{API}/screens/")
+        )
+        return [("project", p) for p in projects] + [("screen", s) for s in screens]
+
+    # -- JSON API -------------------------------------------------------------------------------
+
+    async def _resolve(self, record_id: str, kinds: Sequence[str] = KINDS) -> tuple[str, int]:
+        """``"project:101"`` -> ``("project", 101)``."""
+        kind, _, number = str(record_id).strip().partition(":")
+        if kind in kinds and number.isdigit():
+            return kind, int(number)
+        expected = " or ".join(f"'{k}:<id>'" for k in kinds)
+        raise RecordNotFoundError(
+            f"{self.label} has no record {record_id!r}; record ids look like {expected}"
+        )
+
+    async def _object(self, kind: str, oid: int) -> dict[str, Any]:
+        """``GET /api/v0/m/<kind>s/<id>/`` -> the object under ``data``."""
+        path = f"{API}/{kind}s/{oid}/"
+        body = await self._get(path, missing=f"{kind} {oid}")
+        data = _require(body, "data", dict, self._client.url(path))
+        _id(data, f"{self._client.url(path)} data")
+        return data
+
+    async def _list(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        missing: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every object of a paged listing (or the first ``limit``), following ``offset``."""
+        items: list[dict[str, Any]] = []
+        url = self._client.url(path)
+        while limit is None or len(items) < limit:
+            want = self.page_size if limit is None else min(self.page_size, limit - len(items))
+            if self._max_limit:
+                want = min(want, self._max_limit)
+            query = {**(params or {}), "offset": len(items), "limit": want}
+            body = await self._get(path, query, missing=missing)
+            data = _require(body, "data", list, url)
+            meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
+            max_limit = meta.get("maxLimit")
+            if isinstance(max_limit, int) and max_limit > 0:
+                self._max_limit = max_limit
+            for index, item in enumerate(data):
+                if not isinstance(item, dict):
+                    raise RepositoryError(
+                        f"{self.label}: {url} data[{index}] is {type(item).__name__}; "
+                        "expected an object"
+                    )
+            items.extend(data)
+            total = meta.get("totalCount")
+            if not data or (isinstance(total, int) and len(items) >= total):
+                break
+            if not isinstance(total, int) and len(data) < want:
+                break
+        return items if limit is None else items[:limit]
+
+    async def _get(
+        self, path: str, params: Mapping[str, Any] | None = None, *, missing: str | None = None
+    ) -> Any:
+        """GET JSON; a 404 means ``missing`` does not exist, a broken body a `RepositoryError`."""
+        try:
+            return await self._client.aget_json(path, params)
+        except ApiError as exc:
+            if exc.status == 404 and missing:
+                raise RecordNotFoundError(f"{self.label} has no {missing}") from exc
+            if exc.status is not None and exc.status < 400:  # 2xx with a body that is not JSON
+                raise RepositoryError(str(exc)) from exc
+            raise
+
+    async def _dataset_images(
+        self, did: int, container: Mapping[str, Any], record_id: str
+    ) -> list[ImageRef]:
+        images = await self._list(f"{API}/datasets/{did}/images/", missing=f"dataset {did}")
+        return [self._image_ref(image, container, record_id) for image in images]
+
+    async def _preview(self, kind: str, oid: int) -> tuple[str | None, int | None]:
+        """(thumbnail URL of the first image, image count) of a project or screen."""
+        if kind == "project":
+            datasets = await self._list(
+                f"{API}/projects/{oid}/datasets/", {"childCount": "true"}, missing=f"{kind} {oid}"
+            )
+            counts = [d.get("omero:childCount") for d in datasets]
+            count = sum(c for c in counts if isinstance(c, int)) if datasets else 0
+            for dataset in datasets:
+                if dataset.get("omero:childCount") == 0:
+                    continue
+                did = _id(dataset, self._where("dataset"))
+                images = await self._list(f"{API}/datasets/{did}/images/", limit=1)
+                if images:
+                    return self._thumbnail(_id(images[0], self._where("image"))), count
+            return None, count
+        plates = await self._list(f"{API}/screens/{oid}/plates/", limit=1, missing=f"{kind} {oid}")
+        if not plates:
+            return None, None
+        pid = _id(plates[0], self._where("plate"))
+        wells = await self._list(f"{API}/plates/{pid}/wells/", limit=1)
+        for well in wells:
+            for sample in well.get("WellSamples") or []:
+                image = sample.get("Image") if isinstance(sample, dict) else None
+                if isinstance(image, dict) and "@id" in image:
+                    return self._thumbnail(_id(image, self._where("image"))), None
+        return None, None
+
+    # -- webclient annotations -----------------------------------------------------------------
+
+    async def _annotations_of(
+        self, containers: Iterable[tuple[str, Mapping[str, Any]]]
+    ) -> dict[tuple[str, int], Annotations]:
+        """Map annotations of many projects and screens, by ``(kind, id)``."""
+        ids: dict[str, list[int]] = {kind: [] for kind in KINDS}
+        for kind, obj in containers:
+            ids.setdefault(kind, []).append(_id(obj, self._where(kind)))
+        found = await asyncio.gather(*(self._annotations(k, v) for k, v in ids.items() if v))
+        kinds = [k for k, v in ids.items() if v]
+        return {
+            (kind, oid): notes
+            for kind, by_id in zip(kinds, found, strict=True)
+            for oid, notes in by_id.items()
+        }
+
+    async def _annotations(self, kind: str, ids: Sequence[int]) -> dict[int, Annotations]:
+        """Map annotations of objects of one kind, by id (batched requests)."""
+        batches = [ids[i : i + _ANNOTATION_BATCH] for i in range(0, len(ids), _ANNOTATION_BATCH)]
+        semaphore = asyncio.Semaphore(_CONCURRENCY)
+
+        async def one(batch: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+            params = {"type": "map", kind: [str(i) for i in batch]}
+            async with semaphore:
+                body = await self._get("/webclient/api/annotations/", params)
+            return _parse_annotations(body, self._client.url("/webclient/api/annotations/"), batch)
+
+        pairs: dict[int, list[tuple[str, str]]] = {}
+        results = await asyncio.gather(*(one(b) for b in batches))
+        for result in results:
+            for oid, values in result.items():
+                pairs.setdefault(oid, []).extend(values)
+        return {oid: Annotations(tuple(values)) for oid, values in pairs.items()}
+
+    def _where(self, kind: str) -> str:
+        return f"{self.label} {kind}"
+
+
+# -- parsing helpers ---------------------------------------------------------------------------
+
+
+def _parse_annotations(body: Any, url: str, ids: Sequence[int]) -> dict[int, list[tuple[str, str]]]:
+    annotations = _require(body, "annotations", list, url)
+    single = ids[0] if len(ids) == 1 else None
+    result: dict[int, list[tuple[str, str]]] = {}
+    for index, annotation in enumerate(annotations):
+        where = f"{url} annotations[{index}]"
+        if not isinstance(annotation, dict):
+            raise RepositoryError(f"{where} is {type(annotation).__name__}; expected an object")
+        values = annotation.get("values")
+        if not isinstance(values, list):
+            raise RepositoryError(f"{where}.values is missing or not a list of [key, value]")
+        parent = (annotation.get("link") or {}).get("parent") or {}
+        oid = parent.get("id", single)
+        if not isinstance(oid, int):
+            raise RepositoryError(f"{where}.link.parent.id is missing; expected the object id")
+        pairs = result.setdefault(oid, [])
+        for pair in values:
+            if not (isinstance(pair, list | tuple) and len(pair) == 2):
+                raise RepositoryError(f"{where}.values holds {pair!r}; expected [key, value]")
+            pairs.append((str(pair[0]), "" if pair[1] is None else str(pair[1])))
+    return result
+
+
+def _require(body: Any, key: str, kind: type, url: str) -> Any:
+    """``body[key]``, checked to be a ``kind``; else a `RepositoryError` naming URL and field."""
+    if not isinstance(body, dict):
+        raise RepositoryError(f"{url} answered {type(body).__name__}; expected a JSON object")
+    if key not in body:
+        raise RepositoryError(f"{url} answered without the field {key!r}")
+    value = body[key]
+    if not isinstance(value, kind):
+        raise RepositoryError(
+            f"{url} field {key!r} is {type(value).__name__}; expected {kind.__name__}"
+        )
+    return value
+
+
+def _id(obj: Mapping[str, Any], where: str) -> int:
+    value = obj.get("@id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RepositoryError(f"{where} object without an integer '@id': {str(obj)[:200]}")
+    return value
+
+
+def _str(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _pixels(pixels: Any, where: str) -> tuple[tuple[int, ...] | None, str | None]:
+    """(shape in t, c, z, y, x order, dtype) from an image's ``Pixels``."""
+    if not isinstance(pixels, dict):
+        return None, None
+    shape = []
+    for axis in "TCZYX":
+        size = pixels.get(f"Size{axis}")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise RepositoryError(f"{where}: Pixels.Size{axis} is {size!r}; expected an integer")
+        shape.append(size)
+    kind = pixels.get("Type")
+    dtype = kind.get("value") if isinstance(kind, dict) else None
+    return tuple(shape), dtype if isinstance(dtype, str) else None
+
+
+def _terms(values: Iterable[str], make: Any) -> tuple[Term, ...]:
+    return tuple(dict.fromkeys(make(v) for v in values))
+
+
+def _doi(notes: Annotations) -> str | None:
+    """The dataset DOI (``Data DOI``), else the publication's, as a bare ``10.x/y``."""
+    for value in (*notes.values(*DATA_DOI_KEYS), *notes.values(*PUBLICATION_DOI_KEYS)):
+        match = _DOI.search(value)
+        if match:
+            return match.group(0).rstrip(".,;)]")
+    return None
+
+
+_CC = re.compile(r"^cc[\s_-]*(0|by(?:[\s_-]*(?:nc|nd|sa))*)[\s_-]*(\d\.\d)?$", re.IGNORECASE)
+_CC_URL = re.compile(
+    r"creativecommons\.org/(?:licenses/([a-z-]+)/(\d\.\d)|publicdomain/zero/(1\.0))", re.I
+)
+
+
+def _license(value: str | None) -> str | None:
+    """An SPDX id for Creative Commons licences (``"CC BY 4.0"`` -> ``"CC-BY-4.0"``)."""
+    if not value:
+        return None
+    text = value.strip()
+    url = _CC_URL.search(text)
+    if url:
+        if url.group(3):
+            return "CC0-1.0"
+        return f"CC-{url.group(1).upper()}-{url.group(2)}"
+    match = _CC.match(text)
+    if match:
+        kind = re.sub(r"[\s_-]+", "-", match.group(1)).upper()
+        version = match.group(2) or ("1.0" if kind == "0" else "4.0")
+        return f"CC0-{version}" if kind == "0" else f"CC-{kind}-{version}"
+    return text
+
+
+def _authors(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [a.strip() for a in re.split(r"[;,]", value) if a.strip()]
+
+
+def _date(value: str | None) -> str | None:
+    if not value:
+        return None
+    match = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
+    return match.group(0) if match else value.strip()
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = set(filters) - set(_SEARCH_FILTERS)
+    if unknown:
+        raise TypeError(
+            f"unknown search filters {sorted(unknown)}; expected some of {_SEARCH_FILTERS}"
+        )
+    return {k: v for k, v in filters.items() if v is not None and v != ""}
+
+
+def _term_matches(terms: Iterable[Term], wanted: str, resolve: Any) -> bool:
+    """True when a term is ``wanted``: same CURIE (also via common names) or label part."""
+    target = resolve(wanted)
+    text = wanted.strip().casefold()
+    return any(
+        (target.curie and t.curie == target.curie)
+        or t.curie.casefold() == text
+        or text in t.label.casefold()
+        for t in terms
+    )
+
+
+def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
+    organism = filters.get("organism")
+    if organism and not _term_matches(record.organisms, str(organism), organism_term):
+        return False
+    method = filters.get("imaging_method")
+    if method and not _term_matches(record.imaging_methods, str(method), imaging_method_term):
+        return False
+    licence = filters.get("license")
+    if licence and _norm_license(record.license) != _norm_license(str(licence)):
+        return False
+    wanted = filters.get("has_ome_zarr")
+    return wanted is None or record.has_ome_zarr == bool(wanted)
+
+
+def _norm_license(value: str | None) -> str:
+    return re.sub(r"[^a-z0-9.]+", "-", (_license(value) or "").casefold()).strip("-")
