@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from bioshare.repositories.base import DatasetRecord, Term
+from bioshare.repositories.terms import imaging_method_term, organism_term
 
 __all__ = ["dedupe", "matches_filters", "normalize_license", "relevance", "tokens"]
 
@@ -55,9 +56,16 @@ def normalize_license(value: str | None) -> str:
     return _LICENSE_ALIASES.get(text, text)
 
 
-def _term_matches(terms: Iterable[Term], wanted: str) -> bool:
-    wanted = wanted.casefold()
-    return any(wanted in t.label.casefold() or wanted == t.curie.casefold() for t in terms)
+def _term_matches(terms: Iterable[Term], wanted: str, resolve: Callable[[str], Term]) -> bool:
+    """Same CURIE (common names resolve: "human" is NCBITaxon:9606) or part of the label."""
+    target = resolve(wanted)
+    text = wanted.strip().casefold()
+    return any(
+        (target.curie and t.curie == target.curie)
+        or t.curie.casefold() == text
+        or text in t.label.casefold()
+        for t in terms
+    )
 
 
 def matches_filters(
@@ -69,9 +77,11 @@ def matches_filters(
     has_ome_zarr: bool | None = None,
 ) -> bool:
     """True when the record passes every filter that is set."""
-    if organism and not _term_matches(record.organisms, organism):
+    if organism and not _term_matches(record.organisms, organism, organism_term):
         return False
-    if imaging_method and not _term_matches(record.imaging_methods, imaging_method):
+    if imaging_method and not _term_matches(
+        record.imaging_methods, imaging_method, imaging_method_term
+    ):
         return False
     if license and normalize_license(record.license) != normalize_license(license):
         return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from bioshare.errors import BioshareError
 
@@ -124,7 +124,7 @@ class Repository:
     that they also work inside Jupyter, whose own loop is already running.
     """
 
-    name: ClassVar[str] = ""
+    name: str = ""  # the class default; an instance may refine it ("omero:<url>")
 
     async def asearch(self, query: str, *, limit: int = 20, **filters: Any) -> list[DatasetRecord]:
         raise NotImplementedError

@@ -38,6 +38,7 @@ from bioshare.repositories.base import (
     RepositoryError,
     Term,
 )
+from bioshare.repositories.terms import imaging_method_term, organism_term
 
 __all__ = [
     "KINDS",
@@ -61,78 +62,6 @@ _SEARCH_FILTERS = ("organism", "imaging_method", "license", "has_ome_zarr")
 _DOI = re.compile(r"10\.\d{4,9}/[^\s\"'<>]+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
-# -- vocabularies ------------------------------------------------------------------------------
-
-_NCBI_IRI = "http://purl.obolibrary.org/obo/NCBITaxon_"
-_FBBI_IRI = "http://purl.obolibrary.org/obo/FBbi_"
-
-# taxon id -> scientific name, and the names (scientific and common) that mean it
-_TAXA: dict[str, tuple[str, tuple[str, ...]]] = {
-    "9606": ("Homo sapiens", ("human", "humans")),
-    "10090": ("Mus musculus", ("mouse", "house mouse", "mice")),
-    "10116": ("Rattus norvegicus", ("rat", "brown rat")),
-    "4932": ("Saccharomyces cerevisiae", ("yeast", "baker's yeast", "budding yeast")),
-    "4896": ("Schizosaccharomyces pombe", ("fission yeast",)),
-    "7227": ("Drosophila melanogaster", ("fly", "fruit fly", "drosophila")),
-    "7955": ("Danio rerio", ("zebrafish",)),
-    "3702": ("Arabidopsis thaliana", ("arabidopsis", "thale cress")),
-    "562": ("Escherichia coli", ("e. coli", "e.coli")),
-    "6239": ("Caenorhabditis elegans", ("c. elegans", "nematode", "worm")),
-    "8355": ("Xenopus laevis", ("african clawed frog",)),
-    "8364": ("Xenopus tropicalis", ("tropical clawed frog",)),
-    "9031": ("Gallus gallus", ("chicken",)),
-}
-_TAXON_BY_NAME: dict[str, str] = {
-    name.casefold(): taxon
-    for taxon, (scientific, common) in _TAXA.items()
-    for name in (scientific, *common)
-}
-_TAXON_ID = re.compile(r"NCBI[ _]?Taxon(?:omy)?[:_ ]?\s*(\d+)", re.IGNORECASE)
-
-# FBbi ids and labels (Imaging-semantics/fbbi 2020-11-06), and the names that mean them
-_FBBI: dict[str, tuple[str, tuple[str, ...]]] = {
-    "00000241": ("microscopy", ()),
-    "00000345": ("light microscopy", ("mode of light microscopy",)),
-    "00000243": ("bright-field microscopy", ("brightfield microscopy", "bright field microscopy")),
-    "00000244": ("dark-field microscopy", ()),
-    "00000245": ("differential interference contrast microscopy", ("dic", "nomarski")),
-    "00000246": ("fluorescence microscopy", ("wide-field fluorescence microscopy",)),
-    "00000247": ("phase contrast microscopy", ("phase-contrast microscopy",)),
-    "00000249": ("time lapse microscopy", ("time-lapse microscopy",)),
-    "00000251": ("confocal microscopy", ("laser scanning confocal microscopy",)),
-    "00000253": ("spinning disk confocal microscopy", ("spinning-disk confocal microscopy",)),
-    "00000254": ("two-photon laser scanning microscopy", ("two-photon microscopy",)),
-    "00000255": ("multi-photon microscopy", ("multiphoton microscopy",)),
-    "00000369": (
-        "SPIM",
-        (
-            "light sheet fluorescence microscopy",
-            "light-sheet fluorescence microscopy",
-            "light sheet microscopy",
-            "light sheet fluorescence microscopy (spim)",
-            "selective plane illumination microscopy",
-        ),
-    ),
-    "00000617": ("evanescent wave microscopy", ("tirf", "total internal reflection fluorescence")),
-    "00000368": ("FLIM", ("fluorescence lifetime imaging microscopy",)),
-    "00000332": ("structured illumination microscopy (SIM)", ("structured illumination",)),
-    "00000334": ("stimulated emission depletion (STED)", ("sted microscopy",)),
-    "00000256": ("electron microscopy", ("mode of electron microscopy",)),
-    "00000257": ("scanning electron microscopy (SEM)", ("scanning electron microscopy",)),
-    "00000258": ("transmission electron microscopy (TEM)", ("transmission electron microscopy",)),
-    "00000585": (
-        "serial block face SEM (SBFSEM)",
-        ("serial block face scanning electron microscopy",),
-    ),
-    "00050000": ("focussed ion beam scanning electron microscopy (FIB-SEM)", ("fib-sem",)),
-    "00000260": ("X-ray microscopy", ()),
-}
-_FBBI_BY_NAME: dict[str, str] = {
-    name.casefold(): fbbi
-    for fbbi, (label, synonyms) in _FBBI.items()
-    for name in (label, *synonyms)
-}
-
 # map-annotation keys (compared case-insensitively) that fill record fields
 ORGANISM_KEYS = ("Organism",)
 IMAGING_METHOD_KEYS = ("Imaging Method",)
@@ -143,34 +72,6 @@ AUTHOR_KEYS = ("Publication Authors", "Authors")
 RELEASE_KEYS = ("Release Date",)
 KEYWORD_KEYS = ("Study Type", "Screen Type", "Keywords")
 TITLE_KEYS = ("Study Title",)
-
-
-def organism_term(value: str) -> Term:
-    """The NCBITaxon term for an organism annotation value.
-
-    Recognises an explicit taxon id (``"NCBITaxon:10090"``, ``"Mus musculus
-    (NCBITaxon_10090)"``) and the scientific or common names of common model organisms;
-    anything else becomes a term with an empty CURIE and the value as label.
-    """
-    text = value.strip()
-    match = _TAXON_ID.search(text)
-    if match:
-        taxon = match.group(1)
-        label = _TAXON_ID.sub("", text).strip(" ()[],;:-") or _TAXA.get(taxon, (text, ()))[0]
-        return Term(f"NCBITaxon:{taxon}", label, f"{_NCBI_IRI}{taxon}")
-    taxon = _TAXON_BY_NAME.get(text.casefold())
-    if taxon is None:
-        return Term("", text)
-    return Term(f"NCBITaxon:{taxon}", _TAXA[taxon][0], f"{_NCBI_IRI}{taxon}")
-
-
-def imaging_method_term(value: str) -> Term:
-    """The FBbi term for an imaging-method annotation value (empty CURIE when unknown)."""
-    text = value.strip()
-    fbbi = _FBBI_BY_NAME.get(text.casefold())
-    if fbbi is None:
-        return Term("", text)
-    return Term(f"FBbi:{fbbi}", _FBBI[fbbi][0], f"{_FBBI_IRI}{fbbi}")
 
 
 # -- annotations -------------------------------------------------------------------------------
@@ -270,7 +171,7 @@ class OMERO(Repository):
         if not base_url or not base_url.startswith(("http://", "https://")):
             raise ValueError(f"an OMERO server is named by its http(s) URL, got {base_url!r}")
         if name:
-            self.__dict__["name"] = name  # per instance ("omero:lab"); `name` is a ClassVar
+            self.name = name  # per instance ("omero:lab")
         self.base_url = base_url.rstrip("/")
         self.zarr_url_template = zarr_url_template
         self.page_size = max(1, int(page_size))
@@ -701,31 +602,7 @@ def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in filters.items() if v is not None and v != ""}
 
 
-def _term_matches(terms: Iterable[Term], wanted: str, resolve: Any) -> bool:
-    """True when a term is ``wanted``: same CURIE (also via common names) or label part."""
-    target = resolve(wanted)
-    text = wanted.strip().casefold()
-    return any(
-        (target.curie and t.curie == target.curie)
-        or t.curie.casefold() == text
-        or text in t.label.casefold()
-        for t in terms
-    )
-
-
 def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
-    organism = filters.get("organism")
-    if organism and not _term_matches(record.organisms, str(organism), organism_term):
-        return False
-    method = filters.get("imaging_method")
-    if method and not _term_matches(record.imaging_methods, str(method), imaging_method_term):
-        return False
-    licence = filters.get("license")
-    if licence and _norm_license(record.license) != _norm_license(str(licence)):
-        return False
-    wanted = filters.get("has_ome_zarr")
-    return wanted is None or record.has_ome_zarr == bool(wanted)
+    from bioshare.catalog.matching import matches_filters
 
-
-def _norm_license(value: str | None) -> str:
-    return re.sub(r"[^a-z0-9.]+", "-", (_license(value) or "").casefold()).strip("-")
+    return matches_filters(record, **filters)

@@ -166,6 +166,7 @@ def test_a_broken_repository_never_breaks_the_others(repos):
     ("filters", "expected"),
     [
         ({"organism": "homo sapiens"}, {"project:1", "S-BIAD7"}),
+        ({"organism": "human"}, {"project:1", "S-BIAD7"}),  # a common name resolves
         ({"organism": "NCBITaxon:10090"}, {"project:2"}),
         ({"imaging_method": "light sheet"}, {"project:2"}),
         ({"license": "cc-by-4.0"}, {"project:1", "S-BIAD7"}),

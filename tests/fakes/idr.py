@@ -27,7 +27,6 @@ Faults come from `FakeService.inject`.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,16 +267,6 @@ class FakeIDR(FakeService):
                     ),
                 )
             )
-
-    def clear_faults(self) -> None:
-        """Clear the faults, release hung requests, and re-arm ``hang`` for later faults."""
-        super().clear_faults()
-        loop = self._loop
-        if loop is not None:  # runs after the release that the base class scheduled
-            loop.call_soon_threadsafe(self._rearm_hang)
-
-    def _rearm_hang(self) -> None:
-        self._hanging = asyncio.Event()
 
     # -- lookups --------------------------------------------------------------------------------
 

@@ -108,9 +108,14 @@ class FakeService:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
-        loop, hanging = self._loop, self._hanging
-        if loop is not None and hanging is not None:
-            loop.call_soon_threadsafe(hanging.set)
+        loop = self._loop
+        if loop is not None:  # release hung requests, and re-arm ``hang`` for later faults
+            loop.call_soon_threadsafe(self._release_hung)
+
+    def _release_hung(self) -> None:
+        if self._hanging is not None:
+            self._hanging.set()
+        self._hanging = asyncio.Event()
 
     @property
     def log(self) -> list[Request]:
