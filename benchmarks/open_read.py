@@ -12,7 +12,7 @@ Method
 - each reader opens once first in its process (imports, event loop and HTTP session exist),
   then every operation is repeated ``--repeat`` times on a fresh open; times are medians.
   "cold" is the very first open in the process.
-- peak memory: each reader's whole sequence in a fresh subprocess (max RSS from getrusage).
+- peak memory: each reader's whole sequence in a fresh subprocess (its VmHWM, peak RSS).
 
 Run ``python benchmarks/open_read.py`` (``--small`` for a quick run, ``--json out.json``).
 """
@@ -322,7 +322,12 @@ def _memory_worker(name: str, urls: dict[str, str]) -> None:
         handle = ops["open"](urls[f"image-{version}"])
         ops["plane"](handle)
         ops["volume"](handle)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM starts afresh at exec; ru_maxrss would carry the parent's peak over on Linux.
+    status = Path("/proc/self/status").read_text()
+    if "VmHWM:" in status:
+        print(int(status.split("VmHWM:")[1].split()[0]))
+    else:
+        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 # -- report ------------------------------------------------------------------------------
@@ -438,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_memory:
             server.call("latency", 0.0)
             memory = {name: peak_memory(name, urls) for name in readers}
-            print("\npeak memory (max RSS of a fresh process, MiB):")
+            print("\npeak memory (peak RSS of a fresh process, MiB):")
             for name, mib in memory.items():
                 print(f"  {name:16} {mib:8.0f}")
     finally:
