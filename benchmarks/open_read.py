@@ -359,8 +359,10 @@ def print_table(latency: float, results: dict[str, dict[str, Any]]) -> None:
 
 
 def check_targets(all_results: dict[float, dict[str, dict[str, Any]]]) -> list[str]:
-    lines = []
+    lines: list[str] = []
     any_latency = all_results[max(all_results)]  # the clearest rounds
+    if not {"bioshare", "bioshare+hint"} <= set(any_latency):
+        return ["(targets are checked when both bioshare readers run)"]
     for version in ("0.4", "0.5"):
         plain = any_latency["bioshare"][f"open {version}"]
         hint = any_latency["bioshare+hint"][f"open {version}"]
@@ -386,7 +388,7 @@ def check_targets(all_results: dict[float, dict[str, dict[str, Any]]]) -> list[s
                 f"{op} {version} open: {row['rounds']:.0f} rounds, {row['requests']:.0f} requests"
             )
             lines.append(_verdict(row["rounds"] <= 4, f"{text}; target <=4 rounds"))
-    if 0.05 in all_results:
+    if 0.05 in all_results and len(all_results[0.05]) > 2:
         results = all_results[0.05]
         for version in ("0.4", "0.5"):
             ours = results["bioshare"][f"plane {version}"]["seconds"]
