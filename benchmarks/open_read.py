@@ -94,6 +94,7 @@ def build_plate(dest: Path, version: str) -> Path:
     import xarray as xr
 
     import bioshare
+    from bioshare.ngff.write import write_group_metadata
 
     rows, columns = "ABCDEFGH", [str(c) for c in range(1, 13)]
     rng = np.random.default_rng(0)
@@ -110,9 +111,11 @@ def build_plate(dest: Path, version: str) -> Path:
                 levels=2,
                 chunks={"y": 256, "x": 256},
             )
-            _group(dest / row / column, {"well": {"images": [{"path": "0"}]}}, version)
+            write_group_metadata(
+                dest / row / column, {"well": {"images": [{"path": "0"}]}}, version
+            )
             wells.append({"path": f"{row}/{column}", "rowIndex": r, "columnIndex": c})
-        _group(dest / row, {}, version)
+        write_group_metadata(dest / row, {}, version)
     plate = {
         "name": "bench",
         "rows": [{"name": r} for r in rows],
@@ -120,21 +123,8 @@ def build_plate(dest: Path, version: str) -> Path:
         "wells": wells,
         "field_count": 1,
     }
-    _group(dest, {"plate": plate}, version)
+    write_group_metadata(dest, {"plate": plate}, version)
     return dest
-
-
-def _group(path: Path, ome: dict[str, Any], version: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    if version == "0.5":
-        attrs = {"ome": {"version": "0.5", **ome}} if ome else {}
-        doc = {"zarr_format": 3, "node_type": "group", "attributes": attrs}
-        (path / "zarr.json").write_text(json.dumps(doc))
-    else:
-        for value in ome.values():
-            value["version"] = "0.4"
-        (path / ".zgroup").write_text(json.dumps({"zarr_format": 2}))
-        (path / ".zattrs").write_text(json.dumps(ome))
 
 
 # -- the server in its own process -----------------------------------------------------------------

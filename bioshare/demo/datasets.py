@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import colorsys
 import functools
-import shutil
 import threading
-import uuid
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +29,7 @@ import xarray as xr
 import zarr
 
 import bioshare
+from bioshare.ngff.write import write_atomically, write_group_metadata
 
 __all__ = ["DEMO_DATASETS", "DEMO_VERSIONS", "build_demo"]
 
@@ -474,14 +473,8 @@ def plate_field(row: int, column: int, field: int, size: int = 128) -> np.ndarra
 
 
 def _build_plate(path: Path, version: str) -> None:
-    """Write the plate into a staging folder, plate metadata last, and rename it into place."""
-    staging = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        _write_plate(staging, version)
-        _replace(staging, path)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    """Write the plate beside ``path``, plate metadata last, and rename it into place."""
+    write_atomically(path, lambda staging: _write_plate(staging, version), overwrite=True)
 
 
 def _write_plate(root_path: Path, version: str) -> None:
@@ -497,10 +490,7 @@ def _write_plate(root_path: Path, version: str) -> None:
             for field in range(PLATE_FIELDS):
                 fields.append((root_path / row / column / str(field), r, c, field))
                 images.append({"path": str(field), "acquisition": acquisition})
-            well: dict[str, Any] = {"images": images}
-            if version == "0.4":
-                well["version"] = "0.4"
-            _set_ngff(well_group, {"well": well}, version)
+            write_group_metadata(well_group, {"well": {"images": images}}, version)
             wells.append({"path": f"{row}/{column}", "rowIndex": r, "columnIndex": c})
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         futures = [pool.submit(_write_field, *field, version) for field in fields]
@@ -516,8 +506,6 @@ def _write_plate(root_path: Path, version: str) -> None:
             {"id": acquisition, "name": "demo acquisition", "maximumfieldcount": PLATE_FIELDS}
         ],
     }
-    if version == "0.4":
-        plate["version"] = "0.4"
     metadata = {
         "title": "Demo HCS plate (synthetic)",
         "description": (
@@ -530,7 +518,7 @@ def _write_plate(root_path: Path, version: str) -> None:
         "source": _GENERATED_SOURCE,
         "generated_by": "bioshare.demo",
     }
-    _set_ngff(root, {"plate": plate}, version, {"bioshare": metadata})  # last
+    write_group_metadata(root, {"plate": plate}, version, {"bioshare": metadata})  # last
 
 
 def _write_field(path: Path, row: int, column: int, field: int, version: str) -> None:
@@ -548,22 +536,3 @@ def _write_field(path: Path, row: int, column: int, field: int, version: str) ->
     )
     name = f"{PLATE_ROWS[row]}{PLATE_COLUMNS[column]} field {field}"
     bioshare.write_image(image, path, ngff_version=version, levels=2, name=name)
-
-
-def _set_ngff(
-    group: zarr.Group, ngff: dict[str, Any], version: str, extra: dict[str, Any] | None = None
-) -> None:
-    """Set NGFF attributes: under ``ome`` with the version in 0.5, at the top level in 0.4."""
-    attrs = {"ome": {"version": "0.5", **ngff}} if version == "0.5" else dict(ngff)
-    group.attrs.update({**attrs, **(extra or {})})
-
-
-def _replace(staging: Path, dest: Path) -> None:
-    """Rename ``staging`` onto ``dest``, moving an existing ``dest`` aside first."""
-    if dest.exists():
-        trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
-        dest.rename(trash)
-        staging.rename(dest)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        staging.rename(dest)

@@ -10,7 +10,7 @@ from bioshare.ngff.read import (
     open_ome_zarr,
     open_plate,
 )
-from bioshare.ngff.write import write_image
+from bioshare.ngff.write import write_group_metadata, write_image
 
 __all__ = [
     "ArrayInfo",
@@ -21,5 +21,6 @@ __all__ = [
     "open_multiscales",
     "open_ome_zarr",
     "open_plate",
+    "write_group_metadata",
     "write_image",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import dask.array as da
 import numpy as np
@@ -20,7 +20,7 @@ from bioshare._version import __version__
 from bioshare.errors import WriteError
 from bioshare.ngff.store import is_remote, normalize_source
 
-__all__ = ["write_image"]
+__all__ = ["write_atomically", "write_group_metadata", "write_image"]
 
 NGFF_VERSIONS = ("0.4", "0.5")
 _AXIS_ORDER = {"time": 0, "channel": 1, "custom": 1, "space": 2}
@@ -86,9 +86,8 @@ def write_image(
         store = zarr.storage.FsspecStore.from_url(target, storage_options=storage_options)
         _write_all(store, pyramid, labels, ngff_version, chunks, levels, metadata, name)
         return target
-    return _write_local_atomically(
+    return write_atomically(
         Path(target),
-        overwrite,
         lambda path: _write_all(
             zarr.storage.LocalStore(path),
             pyramid,
@@ -99,10 +98,16 @@ def write_image(
             metadata,
             name,
         ),
+        overwrite=overwrite,
     )
 
 
-def _write_local_atomically(dest: Path, overwrite: bool, write: Any) -> str:
+def write_atomically(dest: Path, write: Callable[[Path], Any], *, overwrite: bool = False) -> str:
+    """Run ``write(staging)`` into a folder beside ``dest``, then rename it onto ``dest``.
+
+    A half-written folder never sits at ``dest``; an existing ``dest`` is moved aside only
+    once the new one is complete (and only with ``overwrite=True``).
+    """
     if dest.exists() and not overwrite:
         raise WriteError(f"{dest} already exists; pass overwrite=True to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -320,9 +325,11 @@ def _write_all(
             _write_label(
                 group, label_name, _canonical(label), pyramid[0], version, chunks, len(written)
             )
-        _set_ome(group, {"labels": list(labels)}, version)
+        write_group_metadata(group, {"labels": list(labels)}, version)
     extra = {"bioshare": dict(metadata)} if metadata else {}
-    _set_ome(root, ome, version, extra)  # root metadata last: nothing looks valid before
+    write_group_metadata(
+        root, ome, version, extra
+    )  # root metadata last: nothing looks valid before
 
 
 def _write_multiscale(
@@ -520,13 +527,33 @@ def _write_label(
     }
     if "label_properties" in label.attrs:
         image_label["properties"] = label.attrs["label_properties"]
-    if version == "0.4":
-        image_label["version"] = "0.4"
-    _set_ome(group, {"multiscales": [entry], "image-label": image_label}, version)
+    write_group_metadata(group, {"multiscales": [entry], "image-label": image_label}, version)
 
 
-def _set_ome(
-    group: zarr.Group, ome: dict[str, Any], version: str, extra: dict[str, Any] | None = None
-) -> None:
-    attrs = {"ome": {"version": "0.5", **ome}} if version == "0.5" else dict(ome)
+def write_group_metadata(
+    group: zarr.Group | str | os.PathLike[str],
+    ome: Mapping[str, Any],
+    ngff_version: str = "0.5",
+    extra: Mapping[str, Any] | None = None,
+) -> zarr.Group:
+    """Set a group's NGFF metadata as the version lays it out; create the group if needed.
+
+    0.5 puts it under ``ome`` with the version; 0.4 puts it at the top level, with the
+    version inside ``plate``, ``well`` and ``image-label``. ``extra`` keys (``bioshare``)
+    go beside it. Useful to build plates and wells around images from `write_image`.
+    """
+    if ngff_version not in NGFF_VERSIONS:
+        raise WriteError(
+            f"ngff_version={ngff_version!r} cannot be written; expected one of {NGFF_VERSIONS}"
+        )
+    if not isinstance(group, zarr.Group):
+        fmt: Literal[2, 3] = 3 if ngff_version == "0.5" else 2
+        group = zarr.open_group(zarr.storage.LocalStore(Path(group)), mode="a", zarr_format=fmt)
+    ngff = dict(ome)
+    if ngff_version == "0.4":
+        for key in ("plate", "well", "image-label"):
+            if isinstance(ngff.get(key), dict):
+                ngff[key] = {**ngff[key], "version": ngff[key].get("version", "0.4")}
+    attrs = {"ome": {"version": "0.5", **ngff}} if ngff_version == "0.5" and ngff else ngff
     group.attrs.update({**attrs, **(extra or {})})
+    return group

@@ -16,6 +16,7 @@ from xarray.core import indexing
 
 import bioshare
 from bioshare.errors import MetadataError, NotOMEZarrError, UnsupportedVersionError
+from bioshare.ngff.write import write_group_metadata
 
 
 def test_open_image_values_dims_and_coordinates(written, ngff_version, image):
@@ -156,8 +157,8 @@ def plate(request, tmp_path_factory) -> Path:
                     field_image, root / row / column / str(field), ngff_version=version
                 )
             well = {"images": [{"path": "0"}, {"path": "1"}]}
-            _write_group(root / row / column, {"well": well}, version)
-        _write_group(root / row, {}, version)
+            write_group_metadata(root / row / column, {"well": well}, version)
+        write_group_metadata(root / row, {}, version)
     plate_meta = {
         "name": "test plate",
         "rows": [{"name": r} for r in rows],
@@ -165,21 +166,8 @@ def plate(request, tmp_path_factory) -> Path:
         "wells": wells,
         "field_count": 2,
     }
-    _write_group(root, {"plate": plate_meta}, version)
+    write_group_metadata(root, {"plate": plate_meta}, version)
     return root
-
-
-def _write_group(path: Path, ome: dict, version: str) -> None:
-    if version == "0.5":
-        attrs = {"ome": {"version": "0.5", **ome}} if ome else {}
-        write_json(
-            path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": attrs}
-        )
-    else:
-        for value in ome.values():
-            value["version"] = "0.4"
-        write_json(path / ".zgroup", {"zarr_format": 2})
-        write_json(path / ".zattrs", ome)
 
 
 def test_open_plate(plate):

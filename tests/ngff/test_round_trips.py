@@ -6,7 +6,6 @@ This is the regression gate of the I/O planner: it fails when a change adds a re
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ import pytest
 import xarray as xr
 
 import bioshare
+from bioshare.ngff.write import write_group_metadata
 
 LATENCY = 0.1  # long enough that rounds are unambiguous on a busy 2-core machine
 
@@ -43,29 +43,16 @@ def _plate(root: Path, version: str) -> None:
     for r, row in enumerate("AB"):
         for c, column in enumerate("123"):
             bioshare.write_image(field, root / row / column / "0", ngff_version=version)
-            _group(root / row / column, {"well": {"images": [{"path": "0"}]}}, version)
+            write_group_metadata(
+                root / row / column, {"well": {"images": [{"path": "0"}]}}, version
+            )
             wells.append({"path": f"{row}/{column}", "rowIndex": r, "columnIndex": c})
     plate = {
         "rows": [{"name": "A"}, {"name": "B"}],
         "columns": [{"name": c} for c in "123"],
         "wells": wells,
     }
-    _group(root, {"plate": plate}, version)
-
-
-def _group(path: Path, ome: dict, version: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    if version == "0.5":
-        document = {
-            "zarr_format": 3,
-            "node_type": "group",
-            "attributes": {"ome": {"version": "0.5", **ome}},
-        }
-        (path / "zarr.json").write_text(json.dumps(document))
-    else:
-        for value in ome.values():
-            value["version"] = "0.4"
-        (path / ".zattrs").write_text(json.dumps(ome))
+    write_group_metadata(root, {"plate": plate}, version)
 
 
 @pytest.fixture(scope="module")

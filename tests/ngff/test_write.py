@@ -206,3 +206,21 @@ def test_lazy_input_is_written_without_loading_everything(tmp_path):
     )
     path = bioshare.write_image(lazy, tmp_path / "lazy.zarr", chunks={"z": 1})
     np.testing.assert_array_equal(bioshare.open_image(path).values, lazy.values)
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_write_group_metadata_lays_out_each_version(tmp_path, version):
+    from bioshare.ngff.write import write_group_metadata
+
+    well = {"images": [{"path": "0"}]}
+    write_group_metadata(tmp_path / "w", {"well": well}, version, {"bioshare": {"title": "T"}})
+    if version == "0.5":
+        document = json.loads((tmp_path / "w" / "zarr.json").read_text())["attributes"]
+        assert document == {"ome": {"version": "0.5", "well": well}, "bioshare": {"title": "T"}}
+    else:
+        document = json.loads((tmp_path / "w" / ".zattrs").read_text())
+        assert document == {"well": {**well, "version": "0.4"}, "bioshare": {"title": "T"}}
+    assert well == {"images": [{"path": "0"}]}  # the caller's dict is left alone
+    assert bioshare.validate(document).ok
+    with pytest.raises(WriteError, match=r"ngff_version='0.3' cannot be written"):
+        write_group_metadata(tmp_path / "x", {"well": well}, "0.3")
