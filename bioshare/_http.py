@@ -194,6 +194,13 @@ def error_message(response: httpx.Response) -> str:
         parts.append(str(body["message"]))
     for item in body.get("messages") or []:
         parts.append(str(item.get("message", item)) if isinstance(item, dict) else str(item))
+    detail = body.get("detail")  # FastAPI: a string, or validation errors with "loc"
+    if isinstance(detail, str):
+        parts.append(detail)
+    for item in detail if isinstance(detail, list) else []:
+        if isinstance(item, dict):
+            where = ".".join(str(part) for part in item.get("loc") or [])
+            parts.append(f"{where}: {item.get('msg')}" if where else str(item.get("msg")))
     for error in body.get("errors") or []:
         if isinstance(error, dict):
             field = error.get("field") or (error.get("source") or {}).get("pointer")

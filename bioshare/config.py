@@ -18,7 +18,8 @@ DEFAULT_URLS: dict[str, str] = {
     # IDR's OME-Zarr moved here in April 2026 from https://uk1s3.embassy.ebi.ac.uk (same paths)
     "idr_zarr": "https://livingobjects.ebi.ac.uk",
     "bia": "https://www.ebi.ac.uk/bioimage-archive/api",
-    "bia_search": "https://www.ebi.ac.uk/bioimage-archive/api",
+    # BIA's OME-Zarr bucket; formerly https://uk1s3.embassy.ebi.ac.uk/bia-integrator-data
+    "bia_zarr": "https://livingobjects.ebi.ac.uk/bioimaging-integrator-data",
     "biostudies": "https://www.ebi.ac.uk/biostudies/api/v1",
     "zenodo": "https://zenodo.org",
     "zenodo_sandbox": "https://sandbox.zenodo.org",

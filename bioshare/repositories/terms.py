@@ -38,6 +38,7 @@ _TAXON_BY_NAME: dict[str, str] = {
     for taxon, (scientific, common) in _TAXA.items()
     for name in (scientific, *common)
 }
+_PARENTHESES = re.compile(r"\s*\(([^)]*)\)\s*")
 _TAXON_ID = re.compile(r"NCBI[ _]?Taxon(?:omy)?[:_ ]?\s*(\d+)", re.IGNORECASE)
 
 # FBbi ids and labels (Imaging-semantics/fbbi 2020-11-06), and the names that mean them
@@ -98,7 +99,9 @@ def organism_term(value: str) -> Term:
         taxon = match.group(1)
         label = _TAXON_ID.sub("", text).strip(" ()[],;:-") or _TAXA.get(taxon, (text, ()))[0]
         return Term(f"NCBITaxon:{taxon}", label, f"{_NCBI_IRI}{taxon}")
-    taxon = _TAXON_BY_NAME.get(text.casefold())
+    # "Mus musculus (house mouse)", as BioStudies writes them: either part may be known
+    names = [text, *_PARENTHESES.sub(" ", text).split("  "), *_PARENTHESES.findall(text)]
+    taxon = next((t for n in names if (t := _TAXON_BY_NAME.get(n.strip().casefold()))), None)
     if taxon is None:
         return Term("", text)
     return Term(f"NCBITaxon:{taxon}", _TAXA[taxon][0], f"{_NCBI_IRI}{taxon}")
