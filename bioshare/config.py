@@ -25,6 +25,8 @@ DEFAULT_URLS: dict[str, str] = {
     "zenodo_sandbox": "https://sandbox.zenodo.org",
     "ssbd": "https://ssbd.qbic.riken.jp/SSBD",
     "empiar": "https://www.ebi.ac.uk/empiar/api",
+    "empiar_files": "https://ftp.ebi.ac.uk/empiar/world_availability",
+    "ebisearch": "https://www.ebi.ac.uk/ebisearch/ws/rest",
     "ols": "https://www.ebi.ac.uk/ols4",
     "datacite": "https://api.datacite.org",
     "local": "http://127.0.0.1:8765",
