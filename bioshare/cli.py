@@ -63,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
 
     search = command("search", "search datasets across repositories", _search)
     search.add_argument("query", nargs="?", default="", help="words to search for")
-    search.add_argument("--repo", help="comma-separated repositories (default: the public ones)")
+    search.add_argument(
+        "--repo",
+        help="comma-separated repositories (default: the public ones and a running local one)",
+    )
     search.add_argument("--organism", help="organism name or NCBITaxon CURIE")
     search.add_argument("--imaging-method", help="imaging method name or FBbi CURIE")
     search.add_argument("--license", help="licence, e.g. CC-BY-4.0")
@@ -76,7 +79,10 @@ def _parser() -> argparse.ArgumentParser:
 
     index = command("index", "build the offline search index", _index)
     index.add_argument("action", choices=["update", "info"])
-    index.add_argument("--repo", help="comma-separated repositories (default: the public ones)")
+    index.add_argument(
+        "--repo",
+        help="comma-separated repositories (default: the public ones and a running local one)",
+    )
     index.add_argument("--per-repo", type=int, default=1000, help="records per repository")
 
     validate = command("validate", "check an OME-Zarr against the OME-NGFF spec", _validate)
@@ -159,11 +165,11 @@ def _search(args: argparse.Namespace) -> int:
 
 def _index(args: argparse.Namespace) -> int:
     from bioshare.catalog.index import RecordIndex
-    from bioshare.repositories.registry import DEFAULT_REPOSITORIES
+    from bioshare.repositories.registry import default_repositories
 
     with RecordIndex() as index:
         if args.action == "update":
-            names = _repositories(args.repo) or list(DEFAULT_REPOSITORIES)
+            names = _repositories(args.repo) or default_repositories()
             outcome = index.harvest(names, per_repository=args.per_repo)
             for name, result in outcome.items():
                 print(

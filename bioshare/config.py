@@ -3,15 +3,32 @@
 Tests, the demo and real use all run the same code; only these values differ.
 ``BIOSHARE_<NAME>_URL`` overrides a service's base URL, ``BIOSHARE_CACHE_DIR`` the
 cache folder, ``BIOSHARE_TIMEOUT`` the network timeout in seconds and
-``BIOSHARE_OFFLINE=1`` answers from caches only.
+``BIOSHARE_OFFLINE=1`` answers from caches only. A running ``bioshare demo`` or
+``bioshare serve`` registers its URL (`register_service`) so that other processes of the
+same user find it without being told.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["DEFAULT_URLS", "cache_dir", "offline", "retries", "service_url", "timeout"]
+__all__ = [
+    "DEFAULT_URLS",
+    "cache_dir",
+    "offline",
+    "register_service",
+    "registered_service",
+    "registered_services",
+    "retries",
+    "service_url",
+    "timeout",
+    "unregister_service",
+]
 
 DEFAULT_URLS: dict[str, str] = {
     "idr": "https://idr.openmicroscopy.org",
@@ -45,11 +62,60 @@ def service_url(name: str) -> str:
     env = os.environ.get(f"BIOSHARE_{key.upper()}_URL")
     if env:
         return env.rstrip("/")
+    registered = registered_services().get(key)
+    if registered:
+        return registered
     try:
         return DEFAULT_URLS[key]
     except KeyError:
         known = ", ".join(sorted(DEFAULT_URLS))
         raise KeyError(f"unknown service {name!r}; expected one of: {known}") from None
+
+
+def _registry_path() -> Path:
+    return cache_dir() / "services.json"
+
+
+def registered_services() -> dict[str, str]:
+    """Services registered by running bioshare servers: name -> base URL."""
+    try:
+        data = json.loads(_registry_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def register_service(name: str, url: str) -> None:
+    """Record ``url`` as service ``name`` for this user's other processes (atomically)."""
+    _write_registry(registered_services() | {name.lower(): url.rstrip("/")})
+
+
+def unregister_service(name: str, url: str | None = None) -> None:
+    """Forget service ``name`` (only if it still points at ``url``, when given)."""
+    services = registered_services()
+    key = name.lower()
+    if key in services and (url is None or url.rstrip("/") == services[key]):
+        del services[key]
+        _write_registry(services)
+
+
+@contextlib.contextmanager
+def registered_service(name: str, url: str) -> Iterator[None]:
+    """Register ``url`` as service ``name`` for the duration of a ``with`` block."""
+    register_service(name, url)
+    try:
+        yield
+    finally:
+        unregister_service(name, url)
+
+
+def _write_registry(services: dict[str, str]) -> None:
+    path = _registry_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".services-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(services, handle, indent=2)
+    os.replace(tmp, path)
 
 
 def timeout() -> float:

@@ -293,9 +293,9 @@ class RepositoryCatalogReader(BaseReader):
 
 async def _build_catalog(data: RepositoryQuery, max_images: int, timeout: float) -> Catalog:
     from bioshare.catalog.search import asearch
-    from bioshare.repositories.registry import DEFAULT_REPOSITORIES, get_repository
+    from bioshare.repositories.registry import default_repositories, get_repository
 
-    adapters = [get_repository(spec) for spec in (data.repositories or DEFAULT_REPOSITORIES)]
+    adapters = [get_repository(spec) for spec in (data.repositories or default_repositories())]
     results = await asearch(
         data.query, repositories=adapters, limit=data.limit, timeout=timeout, **data.filters
     )

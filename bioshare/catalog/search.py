@@ -18,7 +18,7 @@ from typing import Any, overload
 from bioshare import config
 from bioshare.catalog.matching import dedupe, matches_filters, relevance, tokens
 from bioshare.repositories.base import DatasetRecord, Repository, run_sync
-from bioshare.repositories.registry import DEFAULT_REPOSITORIES, get_repository
+from bioshare.repositories.registry import default_repositories, get_repository
 
 __all__ = ["RepositoryStatus", "SearchResults", "asearch", "search"]
 
@@ -170,7 +170,8 @@ def search(
         Free text; every word should match (title, keywords, terms, description).
     repositories
         Names (``"idr"``, ``"bia"``, ``"zenodo"``, ``"ssbd"``, ``"empiar"``, ``"local"``,
-        ``"omero:<url>"``) or adapters; the public repositories by default.
+        ``"omero:<url>"``) or adapters; by default the public repositories, and the local
+        one when configured or registered by a running ``bioshare demo``/``serve``.
     limit, page
         Page size and page number (from 1) of the merged results.
     timeout
@@ -215,7 +216,7 @@ async def asearch(
     if limit < 1 or page < 1:
         raise ValueError(f"limit={limit} and page={page} must both be at least 1")
     filters = {k: v for k, v in filters.items() if v is not None}
-    names = list(repositories or DEFAULT_REPOSITORIES)
+    names = list(repositories or default_repositories())
     if offline or (offline is None and config.offline()):
         return _from_index(query, names, limit, page, filters, statuses=[])
     adapters = [get_repository(spec) for spec in names]

@@ -42,12 +42,14 @@ def run_demo(
         return 0
     with BackgroundServer(data, port=_free_port(port)) as server:
         print(f"Demo repository: {server.url}/api/datasets", flush=True)
+        print("  registered as 'local': try `bioshare search mitosis`", flush=True)
         env = {**os.environ, "BIOSHARE_LOCAL_URL": server.url}
-        if not lab:
-            print("Press Ctrl-C to stop.", flush=True)
-            _wait_forever()
-            return 0
-        return _run_lab(notebook, _free_port(lab_port), env)
+        with config.registered_service("local", server.url):
+            if not lab:
+                print("Press Ctrl-C to stop.", flush=True)
+                _wait_forever()
+                return 0
+            return _run_lab(notebook, _free_port(lab_port), env)
 
 
 def _run_lab(notebook: Path, port: int, env: dict[str, str]) -> int:

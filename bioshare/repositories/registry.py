@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
 
+from bioshare import config
 from bioshare.repositories.base import Repository
 
-__all__ = ["DEFAULT_REPOSITORIES", "KNOWN_REPOSITORIES", "get_repository"]
+__all__ = [
+    "DEFAULT_REPOSITORIES",
+    "KNOWN_REPOSITORIES",
+    "default_repositories",
+    "get_repository",
+]
 
 KNOWN_REPOSITORIES: dict[str, str] = {
     "idr": "bioshare.repositories.idr:IDR",
@@ -18,8 +25,20 @@ KNOWN_REPOSITORIES: dict[str, str] = {
     "local": "bioshare.repositories.local:LocalRepository",
     "omero": "bioshare.repositories.omero:OMERO",
 }
-# What `bioshare.search` asks when no repositories are named: the public ones.
+# The public repositories, which `bioshare.search` asks when none are named.
 DEFAULT_REPOSITORIES = ("idr", "bia", "zenodo", "ssbd", "empiar")
+
+
+def default_repositories() -> list[str]:
+    """The public repositories, plus ``local`` when one is configured or registered.
+
+    A local repository counts when ``BIOSHARE_LOCAL_URL`` is set or a running
+    ``bioshare demo``/``bioshare serve`` registered itself (`bioshare.config`).
+    """
+    names = list(DEFAULT_REPOSITORIES)
+    if os.environ.get("BIOSHARE_LOCAL_URL") or "local" in config.registered_services():
+        names.append("local")
+    return names
 
 
 def get_repository(spec: str | Repository, **kwargs: Any) -> Repository:

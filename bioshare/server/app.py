@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from bioshare import config
 from bioshare.server.summary import find_datasets, summarize
 
 __all__ = ["BackgroundServer", "create_app", "serve"]
@@ -206,8 +207,11 @@ async def _cors_middleware(request: web.Request, handler: Any) -> web.StreamResp
 def serve(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``root`` until interrupted (blocking)."""
     app = create_app(root)
-    print(f"Serving {app[ROOT_KEY]} at http://{host}:{port}/", flush=True)
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    url = f"http://{reachable}:{port}"
+    print(f"Serving {app[ROOT_KEY]} at {url}/ (registered as the local repository)", flush=True)
+    with config.registered_service("local", url):
+        web.run_app(app, host=host, port=port, print=None, access_log=None)
 
 
 class BackgroundServer:

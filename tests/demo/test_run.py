@@ -65,8 +65,27 @@ def test_demo_serves_the_repository_and_jupyterlab(tmp_path):
             assert json.load(response)["total"] == 8
         assert "/lab/tree/00-tour.ipynb?token=" in lab
         _wait_for(lambda: _status(lab) == 200, 120, "JupyterLab to answer")
+        search = _search_from_another_terminal(env, "mitosis")
+        assert "local: 2 result(s)" in search
+        assert "[zarr] local:v0.5/mitosis.ome.zarr" in search
+        assert "idr: failed: " in search  # unreachable here, and said so
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
     assert process.returncode is not None
     _wait_for(lambda: _status(lab) == 0, 60, "JupyterLab to stop with the demo")
+    services = json.loads((tmp_path / "cache" / "services.json").read_text())
+    assert "local" not in services  # the demo unregisters itself
+
+
+def _search_from_another_terminal(env: dict[str, str], query: str) -> str:
+    """`bioshare search` as a user would run it beside the demo: the public repositories
+    are unreachable (a closed port here), the demo's local repository is registered."""
+    closed = "http://127.0.0.1:9"
+    public = ("IDR", "BIA", "BIOSTUDIES", "ZENODO", "SSBD", "EMPIAR", "EBISEARCH")
+    env = env | {f"BIOSHARE_{name}_URL": closed for name in public} | {"BIOSHARE_RETRIES": "0"}
+    env.pop("BIOSHARE_LOCAL_URL", None)
+    command = [sys.executable, "-m", "bioshare.cli", "search", query, "--timeout", "10"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
