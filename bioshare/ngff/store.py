@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import random
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from zarr.storage import FsspecStore, LocalStore, WrapperStore, ZipStore
 from bioshare import config
 from bioshare.errors import AccessDeniedError, BioshareError, RemoteAccessError
 
-__all__ = ["RetryingStore", "is_remote", "normalize_source", "open_store"]
+__all__ = ["RetryingStore", "is_remote", "normalize_source", "open_store", "zip_root"]
 
 REMOTE_SCHEMES = ("http", "https", "s3", "gs", "gcs", "az", "abfs")
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -55,7 +56,8 @@ def open_store(
     ----------
     source
         ``http(s)://``, ``s3://``, ``gs://`` URL, a local directory, or a ``.zip`` of an
-        OME-Zarr (local or remote; remote zips are read with HTTP range requests).
+        OME-Zarr (local or remote; remote zips are read with HTTP range requests), with
+        the OME-Zarr at the top of the zip or in its single top-level folder.
     storage_options
         Passed unchanged to fsspec (credentials, headers, ``anon``, ``endpoint_url``...).
 
@@ -88,7 +90,7 @@ def _open_store(url: str, options: dict[str, Any]) -> Store:
                 raise BioshareError(
                     f"{url} is a file, not an OME-Zarr; expected a directory or a .zip of one"
                 )
-            return sync(ZipStore.open(path, mode="r", read_only=True))
+            return _open_local_zip(path)
         return LocalStore(path, read_only=True)
     options = _remote_defaults(url, options)
     try:
@@ -113,9 +115,47 @@ def _open_remote(url: str, options: dict[str, Any]) -> Store:
         store = FsspecStore.from_url(
             f"zip://::{url}", storage_options={protocol: inner}, read_only=True
         )
+        folder = zip_root(_zip_members(store))
+        if folder:
+            store = FsspecStore.from_url(
+                f"zip://{folder}::{url}", storage_options={protocol: inner}, read_only=True
+            )
     else:
         store = FsspecStore.from_url(url, storage_options=options, read_only=True)
     return RetryingStore(store, url=url)
+
+
+_ROOT_METADATA = ("zarr.json", ".zattrs", ".zgroup")
+
+
+def zip_root(members: list[str]) -> str:
+    """The folder of a zip that holds the OME-Zarr: ``""`` when the metadata is at the top,
+    else the single top-level folder with metadata (``zip -r x.zip x.ome.zarr`` makes those).
+    """
+    names = {m.strip("/") for m in members}
+    if any(name in names for name in _ROOT_METADATA):
+        return ""
+    folders = {
+        name.split("/", 1)[0]
+        for name in names
+        if name.count("/") == 1 and name.split("/", 1)[1] in _ROOT_METADATA
+    }
+    return folders.pop() if len(folders) == 1 else ""
+
+
+def _open_local_zip(path: Path) -> Store:
+    with zipfile.ZipFile(path) as archive:
+        folder = zip_root(archive.namelist())
+    if not folder:
+        return sync(ZipStore.open(path, mode="r", read_only=True))
+    return FsspecStore.from_url(f"zip://{folder}::file://{path}", read_only=True)
+
+
+def _zip_members(store: FsspecStore) -> list[str]:
+    """Names in a zip opened through fsspec (its central directory is already read)."""
+    fs = getattr(store.fs, "sync_fs", store.fs)
+    archive = getattr(fs, "zip", None)
+    return archive.namelist() if archive is not None else []
 
 
 def _remote_defaults(url: str, options: dict[str, Any]) -> dict[str, Any]:

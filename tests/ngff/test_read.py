@@ -250,6 +250,28 @@ def test_local_zip(written, tmp_path, image):
     np.testing.assert_array_equal(opened.values, image.values)
 
 
+def test_local_zip_of_a_folder(written, tmp_path, image):
+    """``zip -r cells.zip cells.ome.zarr``: the OME-Zarr is the zip's single top folder."""
+    source = written["0.4"]
+    archive = tmp_path / "cells.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"cells.ome.zarr/{path.relative_to(source).as_posix()}")
+    opened = bioshare.open_image(archive, chunks={})
+    np.testing.assert_array_equal(opened.values, image.values)
+
+
+def test_zip_root():
+    from bioshare.ngff.store import zip_root
+
+    assert zip_root(["zarr.json", "0/zarr.json"]) == ""
+    assert zip_root([".zattrs", ".zgroup", "0/.zarray"]) == ""
+    assert zip_root(["a.ome.zarr/", "a.ome.zarr/.zattrs", "a.ome.zarr/0/.zarray"]) == "a.ome.zarr"
+    assert zip_root(["a/zarr.json", "b/zarr.json"]) == ""  # two images: not one OME-Zarr
+    assert zip_root(["readme.txt"]) == ""
+
+
 def test_file_url_and_path_objects(written):
     a = bioshare.open_image(f"file://{written['0.4']}")
     b = bioshare.open_image(written["0.4"])

@@ -144,6 +144,17 @@ def test_zip_over_http_range_requests(objectstore, tmp_path, written, image):
     assert all(entry.status in (200, 206) for entry in server.log)
 
 
+def test_zip_of_a_folder_over_http(objectstore, tmp_path, written, image):
+    archive = tmp_path / "folder.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as zf:
+        for path in sorted(written["0.5"].rglob("*")):
+            if path.is_file():
+                zf.write(path, f"cells.ome.zarr/{path.relative_to(written['0.5']).as_posix()}")
+    server = objectstore(tmp_path)
+    opened = bioshare.open_image(f"{server.url}/folder.zip", chunks={"t": 1})
+    np.testing.assert_array_equal(opened.isel(t=1, c=0).values, image[1, 0].values)
+
+
 # -- S3 (moto in server mode) -------------------------------------------------------------------
 
 
