@@ -54,6 +54,7 @@ test: $(STAMP) system-deps lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/open_read.py
+	$(BIN)/python benchmarks/search.py
 
 clean:
 	rm -rf $(VENV) site demo-data .pytest_cache .mypy_cache .ruff_cache

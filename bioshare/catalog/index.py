@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS records (
     record TEXT NOT NULL,
     UNIQUE (repository, id)
 );
+CREATE TABLE IF NOT EXISTS repositories (name TEXT PRIMARY KEY);
 CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
     title, keywords, organisms, methods, description, identifiers, facets,
     tokenize = 'unicode61 remove_diacritics 2'
@@ -39,6 +40,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS records_fts USING fts5(
 """
 # bm25 weights, in the column order above: the title counts most; facets do not rank.
 _RANK = "bm25(3.0, 2.0, 2.0, 2.0, 1.0, 1.0, 0.0)"
+# Ranking costs microseconds per match; a query matching more records than this (a very
+# common word) is ranked among its first RANKED matches only, keeping queries fast.
+RANKED = 4000
 
 
 def default_index_path() -> Path:
@@ -60,10 +64,17 @@ class RecordIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path)
         self._db.executescript(_SCHEMA)
-        with self._db:
-            self._db.execute(
-                "INSERT INTO records_fts (records_fts, rank) VALUES ('rank', ?)", (_RANK,)
-            )
+        if self._db.execute("SELECT 1 FROM repositories LIMIT 1").fetchone() is None:
+            with self._db:  # an index from before the repositories table: fill it once
+                self._db.execute(
+                    "INSERT OR IGNORE INTO repositories SELECT DISTINCT repository FROM records"
+                )
+        rank = self._db.execute("SELECT v FROM records_fts_config WHERE k = 'rank'").fetchone()
+        if rank is None or rank[0] != _RANK:  # written once, so that searching never writes
+            with self._db:
+                self._db.execute(
+                    "INSERT INTO records_fts (records_fts, rank) VALUES ('rank', ?)", (_RANK,)
+                )
 
     def close(self) -> None:
         self._db.close()
@@ -101,6 +112,9 @@ class RecordIndex:
             (record.repository, record.id),
         ).fetchone()
         if existing is None:
+            self._db.execute(
+                "INSERT OR IGNORE INTO repositories (name) VALUES (?)", (record.repository,)
+            )
             rowid = self._db.execute(
                 "INSERT INTO records (repository, id, license, has_ome_zarr, updated, record) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -143,42 +157,37 @@ class RecordIndex:
     ) -> tuple[int, list[DatasetRecord]]:
         """Records matching every word of ``query`` and the filters, best first.
 
-        Returns the total number of matches and the requested page.
+        Returns the total number of matches and the requested page. A query matching
+        more than `RANKED` records is ranked among its first `RANKED` matches.
         """
-        facets = _facets(
-            repositories[0] if repositories and len(repositories) == 1 else None,
-            license,
-            has_ome_zarr,
-        )
-        match = _fts_query(query, organism, imaging_method, facets)
-        where, params = "", []
-        if repositories and len(repositories) > 1:
-            where = f"AND r.repository IN ({', '.join('?' * len(repositories))})"
-            params = list(repositories)
+        facets = _facets(None, license, has_ome_zarr)
+        wanted = self._narrowing(repositories)
+        match = _fts_query(query, organism, imaging_method, facets, wanted)
         if not match:  # no words and no filters: everything, in a stable order
-            total = len(self) if not where else self._count_all(where, params)
             rows = self._db.execute(
-                f"SELECT r.record FROM records r WHERE 1 {where} "
-                "ORDER BY r.repository, r.id LIMIT ? OFFSET ?",
-                [*params, limit, offset],
+                "SELECT record FROM records ORDER BY repository, id LIMIT ? OFFSET ?",
+                (limit, offset),
             ).fetchall()
-            return total, [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
-        source = "records_fts JOIN records r ON r.rowid = records_fts.rowid"
-        clause = f"WHERE records_fts MATCH ? {where}"
-        count_source = source if where else "records_fts"
-        count_clause = clause if where else "WHERE records_fts MATCH ?"
+            return len(self), [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
         total = self._db.execute(
-            f"SELECT count(*) FROM {count_source} {count_clause}", [match, *params]
+            "SELECT count(*) FROM records_fts WHERE records_fts MATCH ?", (match,)
         ).fetchone()[0]
+        # Rank every match, or only the first RANKED of a very common query (see RANKED).
+        candidates = "" if total <= RANKED else f"LIMIT {RANKED}"
         rows = self._db.execute(
-            f"SELECT r.record FROM {source} {clause} ORDER BY records_fts.rank LIMIT ? OFFSET ?",
-            [match, *params, limit, offset],
+            "SELECT r.record FROM (SELECT rowid, rank FROM records_fts "
+            f"WHERE records_fts MATCH ? {candidates}) AS m "
+            "JOIN records r ON r.rowid = m.rowid ORDER BY m.rank LIMIT ? OFFSET ?",
+            (match, limit, offset),
         ).fetchall()
         return int(total), [DatasetRecord.from_dict(json.loads(row[0])) for row in rows]
 
-    def _count_all(self, where: str, params: list[str]) -> int:
-        query = f"SELECT count(*) FROM records r WHERE 1 {where}"
-        return int(self._db.execute(query, params).fetchone()[0])
+    def _narrowing(self, repositories: Sequence[str] | None) -> list[str]:
+        """The repositories to filter on: none when every indexed one is wanted."""
+        if not repositories:
+            return []
+        indexed = {row[0] for row in self._db.execute("SELECT name FROM repositories")}
+        return [] if indexed <= set(repositories) else list(repositories)
 
     def harvest(
         self,
@@ -233,11 +242,18 @@ def _token(text: str) -> str:
 
 
 def _fts_query(
-    query: str, organism: str | None, imaging_method: str | None, facets: list[str]
+    query: str,
+    organism: str | None,
+    imaging_method: str | None,
+    facets: list[str],
+    repositories: Sequence[str] = (),
 ) -> str:
     """An FTS5 query: every word of ``query`` as a prefix, filters as column phrases."""
     parts = [f'"{word}"*' for word in tokens(query)]
     parts += [f'facets : "{facet}"' for facet in facets]
+    if repositories:
+        either = " OR ".join(f'"{_facets(name, None, None)[0]}"' for name in repositories)
+        parts.append(f"facets : ({either})")
     if organism:
         parts.append(f"organisms : ({_phrase(organism)})")
     if imaging_method:

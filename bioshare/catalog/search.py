@@ -286,10 +286,10 @@ def _from_index(
     from bioshare.catalog.index import RecordIndex
 
     repositories = [n if isinstance(n, str) else n.name for n in names]
-    index = RecordIndex()
-    total, records = index.search(
-        query, repositories=repositories, limit=limit, offset=(page - 1) * limit, **filters
-    )
+    with RecordIndex() as index:
+        total, records = index.search(
+            query, repositories=repositories, limit=limit, offset=(page - 1) * limit, **filters
+        )
     return SearchResults(
         records,
         query=query,

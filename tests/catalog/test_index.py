@@ -68,6 +68,39 @@ def test_filters_and_repositories(index):
     assert [r.id for r in index.search("idr0099")[1]] == ["S-BIAD3"]
 
 
+def test_several_repositories_and_all_of_them(index):
+    index.add([make(7, repository="zenodo", id="7", title="Segmentation masks")])
+    _, records = index.search("segmentation", repositories=["bia", "zenodo"])
+    assert sorted(r.id for r in records) == ["7", "S-BIAD3"]
+    total, _ = index.search("segmentation", repositories=["idr", "bia", "zenodo", "ssbd"])
+    assert total == 3  # every indexed repository asked: no filter at all
+
+
+def test_very_common_words_are_ranked_among_the_first_matches(tmp_path, monkeypatch):
+    import bioshare.catalog.index as module
+
+    monkeypatch.setattr(module, "RANKED", 10)
+    with RecordIndex(tmp_path / "i.sqlite") as index:
+        index.add(make(i, title=f"cells {i}") for i in range(30))
+        total, page = index.search("cells", limit=5)
+        _, later = index.search("cells", limit=5, offset=8)
+        _, beyond = index.search("cells", limit=5, offset=10)
+    assert total == 30  # the count is exact
+    assert len(page) == 5
+    assert len(later) == 2
+    assert beyond == []  # pages beyond the ranked candidates are empty: narrow the query
+
+
+def test_an_index_opens_without_writing(tmp_path):
+    path = tmp_path / "i.sqlite"
+    with RecordIndex(path) as index:
+        index.add([make(1)])
+    before = path.stat().st_mtime_ns
+    with RecordIndex(path) as index:
+        assert index.search("study")[0] == 1
+    assert path.stat().st_mtime_ns == before
+
+
 def test_update_in_place(index):
     index.add([make(2, title="Yeast vacuole atlas", organisms=(YEAST,))])
     assert len(index) == 3
