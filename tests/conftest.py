@@ -125,6 +125,9 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("bioshare-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("BIOSHARE_CACHE_DIR", str(cache))
+        # Ontology lookups that miss the bundled terms ask OLS: here, a closed local port,
+        # unless a test points it at the fake OLS.
+        mp.setenv("BIOSHARE_OLS_URL", "http://127.0.0.1:9/ols4")
         yield cache
 
 
