@@ -89,12 +89,18 @@ class ApiClient:
         return _decode(self.request("GET", path, params=params), self.name)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """Send a request with retries; raise `ApiError` for an error status."""
+        """Send a request with retries; raise `ApiError` for an error status.
+
+        ``content`` may be a callable returning the body (an iterable of bytes): it is
+        called again for every attempt, so that a streamed upload can be retried.
+        """
         url = self.url(path)
+        body = kwargs.pop("content", None)
         with self._client() as client:
             for attempt in range(self.retries + 1):
+                content = body() if callable(body) else body
                 try:
-                    response = client.request(method, url, **kwargs)
+                    response = client.request(method, url, content=content, **kwargs)
                 except _TRANSIENT as exc:
                     if attempt == self.retries:
                         raise self._network_error(url, exc, attempt) from exc
@@ -205,6 +211,8 @@ def error_message(response: httpx.Response) -> str:
         if isinstance(error, dict):
             field = error.get("field") or (error.get("source") or {}).get("pointer")
             text = error.get("message") or error.get("title") or error.get("messages")
+            if isinstance(text, list):  # InvenioRDM: {"field", "messages": [...]}
+                text = " ".join(str(t) for t in text)
             parts.append(f"{field}: {text}" if field else str(text))
     return "; ".join(parts) or response.reason_phrase
 

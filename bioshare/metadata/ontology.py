@@ -71,6 +71,7 @@ CACHE_SECONDS = 30 * 24 * 3600.0
 FUZZY_CUTOFF = 0.8
 
 _CURIE = re.compile(r"^([A-Za-z][A-Za-z0-9]*)[:_](\d+)$")
+_LABELLED = re.compile(r"^.*\(\s*([A-Za-z][A-Za-z0-9]*[:_]\d+)\s*\)$")  # str(term)
 _ONTOLOGY_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 _paused_until: dict[str, float] = {}  # OLS base URL -> time.monotonic() when to try again
 
@@ -229,10 +230,11 @@ def resolve_term(
     """Turn what a user wrote into one ontology term, accepting exact matches only.
 
     Accepted: an `OntologyTerm`; a mapping with ``curie`` (or ``iri``) and ``label``; a
-    CURIE (``"NCBITaxon:9606"``, ``"NCBITaxon_9606"``); a term IRI; or a label, synonym or
-    common name, in any case (``"human"``, ``"Homo sapiens"``, ``"light sheet fluorescence
-    microscopy"``). Bundled terms answer first, without any request; other names are
-    looked up in OLS4 with ``exact=true``.
+    CURIE (``"NCBITaxon:9606"``, ``"NCBITaxon_9606"``); a term IRI; ``str(term)``
+    (``"Homo sapiens (NCBITaxon:9606)"``); or a label, synonym or common name, in any case
+    (``"human"``, ``"Homo sapiens"``, ``"light sheet fluorescence microscopy"``). Bundled
+    terms answer first, without any request; other names are looked up in OLS4 with
+    ``exact=true``.
 
     Parameters
     ----------
@@ -267,6 +269,9 @@ def resolve_term(
 
 
 def _resolve_text(text: str, scope: tuple[str, ...]) -> OntologyTerm:
+    labelled = _LABELLED.match(text)
+    if labelled:
+        return get_term(labelled.group(1))
     if _looks_like_id(text):
         return get_term(text)
     term = _exact_offline(text, scope or ONTOLOGIES)
@@ -504,6 +509,8 @@ def _not_found_message(
     if suggestions:
         names = [f"{term.label!r} ({term.curie})" for term in suggestions]
         return f"{message}; did you mean {_or(names)}?"
+    if _looks_like_id(text):
+        return message
     return f"{message}; lookup_term({text!r}) lists partial matches"
 
 
@@ -556,7 +563,8 @@ def _get_term_online(curie: str, ontology: str) -> OntologyTerm:
         terms = [] if body is None else _terms_from_page(body)
     except _OLSUnavailableError as exc:
         _log_fallback(exc, f"{curie} is not among bioshare's bundled ontology terms")
-        raise TermNotFoundError(curie, (ontology,), reason=f"{exc}") from exc
+        reason = f"it is not among the bundled terms and {exc}"
+        raise TermNotFoundError(curie, (ontology,), reason=reason) from exc
     found = [term for term in terms if term.curie == curie]
     if not found:
         raise TermNotFoundError(curie, (ontology,), reason=f"OLS does not know {curie}")
@@ -568,7 +576,9 @@ def _terms_from_page(body: Any) -> list[OntologyTerm]:
     """Terms of a HAL page (``{"_embedded": {"terms": [...]}, "page": ...}``)."""
     if not isinstance(body, dict):
         raise _OLSUnavailableError(f"OLS answered a term lookup with a {type(body).__name__}")
-    embedded = body.get("_embedded") or {}  # an empty page has no "_embedded"
+    if "_embedded" not in body and isinstance(body.get("page"), dict):
+        return []  # an empty page has no "_embedded"
+    embedded = body.get("_embedded")
     terms = embedded.get("terms") if isinstance(embedded, dict) else None
     if not isinstance(terms, list):
         raise _OLSUnavailableError("OLS answered a term lookup without _embedded.terms")
