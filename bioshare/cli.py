@@ -85,11 +85,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.add_argument("--per-repo", type=int, default=1000, help="records per repository")
 
+    annotate = command("annotate", "describe data with REMBI metadata spreadsheets", _annotate)
+    from bioshare.metadata.commands import add_parser as add_annotate_actions
+
+    add_annotate_actions(annotate)
+
     validate = command("validate", "check an OME-Zarr against the OME-NGFF spec", _validate)
     validate.add_argument("source", help="URL or path of an OME-Zarr")
     validate.add_argument("--strict", action="store_true", help="apply the strict schemas")
     validate.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _annotate(args: argparse.Namespace) -> int:
+    from bioshare.metadata.commands import run
+
+    return run(args)
 
 
 def _demo(args: argparse.Namespace) -> int:

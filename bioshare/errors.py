@@ -30,7 +30,7 @@ class UnsupportedVersionError(BioshareError, ValueError):
 
 
 class MetadataError(BioshareError, ValueError):
-    """NGFF metadata is present but malformed (missing field, wrong type or shape)."""
+    """Metadata (NGFF, REMBI, a spreadsheet) is malformed: missing field, wrong type or shape."""
 
 
 class RemoteAccessError(BioshareError, OSError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ValidationError
@@ -79,6 +81,38 @@ class Study(MetadataModel):
     image_correlation: list[ImageCorrelation] = desirable("Image correlations", factory=list)
     image_analysis: list[ImageAnalysis] = desirable("Image analyses", factory=list)
     annotation: list[Annotation] = desirable("Annotations", factory=list)
+
+    # -- files ------------------------------------------------------------------------------
+
+    @classmethod
+    def from_spreadsheet(cls, path: str | os.PathLike[str]) -> Study:
+        """Read a study from an XLSX, CSV or TSV file (`bioshare.metadata.spreadsheet`)."""
+        from bioshare.metadata.spreadsheet import read_spreadsheet
+
+        return read_spreadsheet(path)
+
+    def to_spreadsheet(self, path: str | os.PathLike[str]) -> Path:
+        """Write the study as XLSX, CSV or TSV (by extension), atomically."""
+        from bioshare.metadata.spreadsheet import write_spreadsheet
+
+        return write_spreadsheet(self, path)
+
+    @classmethod
+    def from_ome_zarr(
+        cls, source: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+    ) -> Study:
+        """Read the study stored in an OME-Zarr's ``bioshare`` attributes."""
+        from bioshare.metadata.omezarr import read_study
+
+        return read_study(source, storage_options=storage_options)
+
+    def to_ome_zarr(self, target: str | os.PathLike[str]) -> Path:
+        """Store the study in a local OME-Zarr's ``bioshare`` attributes, atomically."""
+        from bioshare.metadata.omezarr import write_study
+
+        return write_study(self, target)
+
+    # -- checks -----------------------------------------------------------------------------
 
     def validate(self) -> CompletenessReport:  # type: ignore[override]
         """Check the study: missing required and desirable fields, invalid values, a score."""

@@ -16,13 +16,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib.resources import files
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from bioshare.errors import MetadataError
+
+if TYPE_CHECKING:
+    from referencing import Registry
 from bioshare.ngff.read import ArrayInfo
 
 __all__ = ["Issue", "ValidationReport", "validate"]
@@ -314,6 +315,8 @@ class _Validator:
             schema = _schema(self.version or "", name)
             if schema is None:
                 continue
+            from jsonschema import Draft202012Validator  # slow to import: only when used
+
             validator = Draft202012Validator(schema, registry=_registry())
             for error in sorted(validator.iter_errors(self.attrs), key=lambda e: list(e.path)):
                 self.add(_json_path(error.absolute_path), error.message, "schema")
@@ -662,6 +665,8 @@ def _schema(version: str, name: str) -> dict[str, Any] | None:
 
 @cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = []
     for version in VERSIONS:
         folder = files("bioshare.ngff") / "schemas" / f"v{version.replace('.', '_')}"

@@ -1,0 +1,1 @@
+"""Publish datasets with DOIs: local RO-Crates, Zenodo, any InvenioRDM, DataCite."""
