@@ -13,15 +13,31 @@ from bioshare.ngff import (
 )
 from bioshare.ngff.validate import ValidationReport, validate
 
+# Loaded on first use: they import pydantic, rocrate and friends, which `import bioshare`
+# does not need.
+_LAZY = {"publish": "bioshare.publishing.api", "metadata": "bioshare.metadata"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name])
+        return module if name == "metadata" else getattr(module, name)
+    raise AttributeError(f"module 'bioshare' has no attribute {name!r}")
+
+
 __all__ = [
     "ValidationReport",
     "__version__",
+    "metadata",
     "open_catalog",
     "open_image",
     "open_labels",
     "open_multiscales",
     "open_ome_zarr",
     "open_plate",
+    "publish",
     "search",
     "validate",
     "write_image",

@@ -46,6 +46,7 @@ DEFAULT_URLS: dict[str, str] = {
     "ebisearch": "https://www.ebi.ac.uk/ebisearch/ws/rest",
     "ols": "https://www.ebi.ac.uk/ols4",
     "datacite": "https://api.datacite.org",
+    "datacite_test": "https://api.test.datacite.org",
     "local": "http://127.0.0.1:8765",
 }
 

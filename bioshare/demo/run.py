@@ -44,7 +44,10 @@ def run_demo(
         print(f"Demo repository: {server.url}/api/datasets", flush=True)
         print("  registered as 'local': try `bioshare search mitosis`", flush=True)
         env = {**os.environ, "BIOSHARE_LOCAL_URL": server.url}
-        with config.registered_service("local", server.url):
+        with (
+            config.registered_service("local", server.url),
+            config.registered_service("local_root", str(Path(data).resolve())),
+        ):
             if not lab:
                 print("Press Ctrl-C to stop.", flush=True)
                 _wait_forever()

@@ -1,7 +1,8 @@
 """Study metadata inside an OME-Zarr: the root group's ``bioshare`` attribute.
 
 The study goes under ``attributes["bioshare"]["study"]`` (``zarr.json``, NGFF 0.5) or
-``["bioshare"]["study"]`` (``.zattrs``, NGFF 0.4). Every other key, ``ome`` and
+``["bioshare"]["study"]`` (``.zattrs``, NGFF 0.4), with its title, description and
+licence beside it (what ``bioshare serve`` lists). Every other key, ``ome`` and
 ``multiscales`` included, is kept as it was; the metadata document is replaced in one
 atomic step, so a crash leaves either the old or the new document, never half of one.
 """
@@ -50,7 +51,16 @@ def write_study(study: Study, target: str | os.PathLike[str]) -> Path:
     attributes = data.setdefault("attributes", {}) if zarr_format == 3 else data
     existing = attributes.get(KEY)
     section: dict[str, Any] = existing if isinstance(existing, dict) else {}
-    attributes[KEY] = {**section, "study": study.model_dump(mode="json", exclude_defaults=True)}
+    summary = {  # what `bioshare serve` and the local repository list for a dataset
+        "title": study.title,
+        "description": study.description,
+        "license": study.licence,
+    }
+    attributes[KEY] = {
+        **section,
+        **{k: v for k, v in summary.items() if v},
+        "study": study.model_dump(mode="json", exclude_defaults=True),
+    }
     _replace(document, json.dumps(data, indent=2))
     return document
 

@@ -210,7 +210,10 @@ def serve(root: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> Non
     reachable = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
     url = f"http://{reachable}:{port}"
     print(f"Serving {app[ROOT_KEY]} at {url}/ (registered as the local repository)", flush=True)
-    with config.registered_service("local", url):
+    with (
+        config.registered_service("local", url),
+        config.registered_service("local_root", str(app[ROOT_KEY])),
+    ):
         web.run_app(app, host=host, port=port, print=None, access_log=None)
 
 

@@ -97,12 +97,14 @@ def test_other_bioshare_keys_are_kept(images, tmp_path):
     path = shutil.copytree(images["0.5"], tmp_path / "copy.ome.zarr")
     document = path / "zarr.json"
     data = json.loads(document.read_text())
-    data["attributes"]["bioshare"] = {"title": "kept", "study": {"title": "old"}}
+    data["attributes"]["bioshare"] = {"custom": "kept", "study": {"title": "old"}}
     document.write_text(json.dumps(data))
     write_study(_study(), path)
     section = json.loads(document.read_text())["attributes"]["bioshare"]
-    assert section["title"] == "kept"
+    assert section["custom"] == "kept"
     assert section["study"]["title"] == "Cells"
+    assert section["title"] == "Cells"  # listed by bioshare serve
+    assert section["license"] == "https://creativecommons.org/publicdomain/zero/1.0/"
 
 
 def test_a_failed_write_leaves_the_document_intact(images, tmp_path, monkeypatch):

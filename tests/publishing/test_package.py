@@ -10,8 +10,8 @@ import pytest
 import xarray as xr
 
 import bioshare
-from bioshare.publish.journal import Journal, journal_path
-from bioshare.publish.package import file_md5, is_ome_zarr, zip_ome_zarr
+from bioshare.publishing.journal import Journal, journal_path
+from bioshare.publishing.package import file_md5, is_ome_zarr, zip_ome_zarr
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_zips_are_reproducible(image_dir, tmp_path):
 
 
 def test_a_failure_leaves_no_partial_zip(image_dir, tmp_path, monkeypatch):
-    import bioshare.publish.package as module
+    import bioshare.publishing.package as module
 
     calls = {"n": 0}
     original = module._add

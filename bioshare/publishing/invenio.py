@@ -15,7 +15,7 @@ from typing import Any
 
 from bioshare._http import ApiClient, ApiError
 from bioshare.errors import BioshareError
-from bioshare.publish.package import BLOCK, PackedFile
+from bioshare.publishing.package import BLOCK, PackedFile
 
 __all__ = ["ChecksumError", "InvenioClient"]
 
@@ -66,9 +66,8 @@ class InvenioClient:
 
     # -- drafts -------------------------------------------------------------------------------
 
-    def create_draft(self, metadata: dict[str, Any], access: dict[str, Any]) -> dict[str, Any]:
-        """A new draft with ``metadata``; returns the draft."""
-        body = {"metadata": metadata, "access": access, "files": {"enabled": True}}
+    def create_draft(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A new draft from ``body`` (``metadata``, ``access``, ``files``); returns it."""
         return self._json("POST", "/api/records", json=body, headers=JSON)
 
     def draft(self, record_id: str) -> dict[str, Any] | None:

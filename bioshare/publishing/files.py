@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bioshare.errors import BioshareError
-from bioshare.publish.package import PackedFile, file_md5, is_ome_zarr, zip_ome_zarr
+from bioshare.publishing.package import PackedFile, file_md5, is_ome_zarr, zip_ome_zarr
 
 __all__ = ["collect", "prepare", "source_bytes"]
 
