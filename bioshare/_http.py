@@ -100,7 +100,13 @@ class ApiClient:
             for attempt in range(self.retries + 1):
                 content = body() if callable(body) else body
                 try:
-                    response = client.request(method, url, content=content, **kwargs)
+                    response = client.request(
+                        method,
+                        url,
+                        content=content,
+                        follow_redirects=self._follows(method),
+                        **kwargs,
+                    )
                 except _TRANSIENT as exc:
                     if attempt == self.retries:
                         raise self._network_error(url, exc, attempt) from exc
@@ -111,6 +117,10 @@ class ApiClient:
                     continue
                 return self._check(response)
         raise AssertionError("unreachable")
+
+    def _follows(self, method: str) -> bool:
+        """Reads follow redirects; a write is never re-sent elsewhere (nor turned into GET)."""
+        return method.upper() in ("GET", "HEAD", "OPTIONS")
 
     # -- async --------------------------------------------------------------------------------
 
@@ -124,7 +134,9 @@ class ApiClient:
         async with self._async_client() as client:
             for attempt in range(self.retries + 1):
                 try:
-                    response = await client.request(method, url, **kwargs)
+                    response = await client.request(
+                        method, url, follow_redirects=self._follows(method), **kwargs
+                    )
                 except _TRANSIENT as exc:
                     if attempt == self.retries:
                         raise self._network_error(url, exc, attempt) from exc
@@ -176,6 +188,16 @@ class ApiClient:
         )
 
     def _check(self, response: httpx.Response) -> httpx.Response:
+        if response.is_redirect:
+            request = response.request
+            target = _safe(response.headers.get("Location", "?"))
+            raise ApiError(
+                f"{self.name}: the server redirected {request.method} {_safe(str(request.url))} "
+                f"to {target}; bioshare does not re-send a write elsewhere: use that address "
+                "as the service URL",
+                status=response.status_code,
+                url=_safe(str(request.url)),
+            )
         if response.status_code < 400:
             return response
         url = _safe(str(response.request.url))
@@ -230,7 +252,7 @@ def _decode(response: httpx.Response, name: str) -> Any:
 
 
 def _server_wait(response: httpx.Response) -> float | None:
-    """Seconds the server asked us to wait (Retry-After or X-RateLimit-Reset)."""
+    """Seconds the server asked us to wait (Retry-After; X-RateLimit-Reset on a 429)."""
     retry_after = response.headers.get("Retry-After")
     if retry_after:
         try:
@@ -239,7 +261,8 @@ def _server_wait(response: httpx.Response) -> float | None:
             when = email.utils.parsedate_to_datetime(retry_after)
             return max(0.0, when.timestamp() - time.time())
     reset = response.headers.get("X-RateLimit-Reset")
-    if reset:
+    # Zenodo sends X-RateLimit-* on every answer: the reset time means "wait" only for 429.
+    if reset and response.status_code == 429:
         value = float(reset)
         return max(0.0, value - time.time()) if value > 1e9 else value
     return None

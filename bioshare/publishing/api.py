@@ -402,12 +402,13 @@ def _publish_invenio(
     from bioshare.publishing.invenio_flow import InvenioPublisher
 
     key = "zenodo-sandbox" if kind == "zenodo" and sandbox else kind
-    name = {"zenodo-sandbox": "Zenodo sandbox", "zenodo": "Zenodo"}.get(key, f"InvenioRDM {base}")
+    name = {"zenodo-sandbox": "Zenodo sandbox", "zenodo": "Zenodo"}.get(key, "InvenioRDM")
     client = InvenioClient(base, token_for(key, token), name=name)
     journal_file = journal_path(f"{kind}:{base}", base, source)
     journal = Journal.load(journal_file) if resume else Journal(journal_file)
     staging = journal_file.with_suffix("")  # packed zips, kept until published
-    publisher = InvenioPublisher(client, journal, staging, name)
+    target = "zenodo" if kind == "zenodo" else f"invenio:{base}"
+    publisher = InvenioPublisher(client, journal, staging, name, target)
     return publisher.run(study, found, new_version_of=new_version_of, progress=progress)
 
 

@@ -25,11 +25,14 @@ _ZENODO_DOI = re.compile(r"^10\.\d+/zenodo\.(\d+)$", re.I)
 class InvenioPublisher:
     """One publication job: draft, DOI, uploads, publish; every step in the journal."""
 
-    def __init__(self, client: InvenioClient, journal: Journal, staging: Path, name: str):
+    def __init__(
+        self, client: InvenioClient, journal: Journal, staging: Path, name: str, target: str
+    ) -> None:
         self.client = client
         self.journal = journal
         self.staging = staging
         self.name = name
+        self.target = target
 
     def run(
         self,
@@ -48,6 +51,9 @@ class InvenioPublisher:
                 found, self.staging, known=journal.files, progress=bar("packing", total)
             )
         manifest = _manifest_md5(packed)
+        if new_version_of and journal.version_of != new_version_of:
+            journal = self.journal = _next_job(journal)  # a new version is a new job
+            journal.version_of = new_version_of
         if journal.state == "published":
             if journal.manifest_md5 == manifest and journal.record_id:
                 return self._publication(study, journal.record_id)
@@ -158,7 +164,7 @@ class InvenioPublisher:
         )
         published = ((record.get("metadata") or {}).get("publication_date") or "")[:4]
         return Publication(
-            target=self.name,
+            target=self.target,
             record_id=str(record_id),
             url=str(links.get("self_html") or links.get("html") or links.get("self") or ""),
             doi=(pids.get("doi") or {}).get("identifier") or self.journal.doi,
@@ -209,3 +215,13 @@ def _without_doi(study: Study) -> Study:
     copy = study.model_copy(deep=True)
     copy.doi = None
     return copy
+
+
+def _next_job(journal: Journal) -> Journal:
+    """A fresh journal at the same place, remembering only how files were packed."""
+    fresh = Journal(journal.path, target=journal.target, source=journal.source)
+    fresh.files = {
+        name: {k: v for k, v in entry.items() if k != "done"}
+        for name, entry in journal.files.items()
+    }
+    return fresh

@@ -46,6 +46,7 @@ class Journal:
     links: dict[str, str] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest_md5: str | None = None
+    version_of: str | None = None  # the DOI this job publishes a new version of
 
     @classmethod
     def load(cls, path: Path) -> Journal:
