@@ -90,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
 
     add_annotate_actions(annotate)
 
+    publish = command(
+        "publish", "publish a dataset with a DOI (or to the local repository)", _publish
+    )
+    from bioshare.publishing.commands import add_arguments as add_publish_arguments
+
+    add_publish_arguments(publish)
+
     validate = command("validate", "check an OME-Zarr against the OME-NGFF spec", _validate)
     validate.add_argument("source", help="URL or path of an OME-Zarr")
     validate.add_argument("--strict", action="store_true", help="apply the strict schemas")
@@ -99,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _annotate(args: argparse.Namespace) -> int:
     from bioshare.metadata.commands import run
+
+    return run(args)
+
+
+def _publish(args: argparse.Namespace) -> int:
+    from bioshare.publishing.commands import run
 
     return run(args)
 

@@ -103,8 +103,9 @@ def publish(
         return _dry_run(kind if kind != "invenio" else target, study, found, progress)
     if kind == "local":
         return _publish_local(study, source, found, local_root, progress)
+    sheet = None if isinstance(metadata, Study | dict) else str(Path(metadata).resolve())
     return _publish_invenio(
-        kind, base, study, source, found, token, sandbox, resume, new_version_of, progress
+        kind, base, study, source, found, token, sandbox, resume, new_version_of, progress, sheet
     )
 
 
@@ -397,6 +398,7 @@ def _publish_invenio(
     resume: bool,
     new_version_of: str | None,
     progress: bool,
+    metadata_path: str | None = None,
 ) -> Publication:
     from bioshare.publishing.invenio import InvenioClient
     from bioshare.publishing.invenio_flow import InvenioPublisher
@@ -408,6 +410,8 @@ def _publish_invenio(
     journal = Journal.load(journal_file) if resume else Journal(journal_file)
     staging = journal_file.with_suffix("")  # packed zips, kept until published
     target = "zenodo" if kind == "zenodo" else f"invenio:{base}"
+    journal.source, journal.target, journal.sandbox = str(source), target, sandbox
+    journal.metadata_path = metadata_path or journal.metadata_path
     publisher = InvenioPublisher(client, journal, staging, name, target)
     return publisher.run(study, found, new_version_of=new_version_of, progress=progress)
 

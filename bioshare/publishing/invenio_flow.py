@@ -61,7 +61,6 @@ class InvenioPublisher:
                 f"{journal.source} was published before as {journal.doi}; to publish the "
                 f"changes pass new_version_of={journal.doi!r}"
             )
-        journal.source = journal.source or str(found[0][0])
         journal.manifest_md5 = manifest
         for (path, _), item in zip(found, packed, strict=True):
             entry = journal.files.setdefault(item.name, {})
@@ -219,7 +218,13 @@ def _without_doi(study: Study) -> Study:
 
 def _next_job(journal: Journal) -> Journal:
     """A fresh journal at the same place, remembering only how files were packed."""
-    fresh = Journal(journal.path, target=journal.target, source=journal.source)
+    fresh = Journal(
+        journal.path,
+        target=journal.target,
+        source=journal.source,
+        sandbox=journal.sandbox,
+        metadata_path=journal.metadata_path,
+    )
     fresh.files = {
         name: {k: v for k, v in entry.items() if k != "done"}
         for name, entry in journal.files.items()

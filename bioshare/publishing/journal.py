@@ -17,7 +17,7 @@ from typing import Any
 
 from bioshare import config
 
-__all__ = ["Journal", "journal_path"]
+__all__ = ["Journal", "journal_path", "unfinished_journals"]
 
 
 def journal_path(target: str, base_url: str, source: Path) -> Path:
@@ -47,6 +47,8 @@ class Journal:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     manifest_md5: str | None = None
     version_of: str | None = None  # the DOI this job publishes a new version of
+    sandbox: bool = True
+    metadata_path: str | None = None  # the spreadsheet, when the metadata came from one
 
     @classmethod
     def load(cls, path: Path) -> Journal:
@@ -83,3 +85,11 @@ class Journal:
     def forget(self) -> None:
         """Remove the journal (after a dry run or a discarded draft)."""
         self.path.unlink(missing_ok=True)
+
+
+def unfinished_journals() -> list[Journal]:
+    """Journals of publications that did not finish, newest first."""
+    folder = config.cache_dir() / "publish"
+    paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    journals = [Journal.load(p) for p in paths] if folder.exists() else []
+    return [j for j in journals if j.state not in ("new", "published") and j.source]
