@@ -291,7 +291,11 @@ def _publish_local(
         with _bars(sources.source_bytes(found), progress, "publishing") as bar:
             for path, name in found:
                 local_name = name.removesuffix(".zip") if path.is_dir() else name
-                _copy(path, staging / local_name, bar(local_name, 0))
+                _copy(
+                    path,
+                    staging / local_name,
+                    bar(local_name, sources.source_bytes([(path, name)])),
+                )
         described = _local_study(study, found, staging)
         for path, name in found:
             if path.is_dir():
