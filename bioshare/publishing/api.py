@@ -369,7 +369,7 @@ def _local_publication(folder: Path, study: Study, root: Path) -> Publication:
         if f.file_path
     )
     first = next((p.name for p in sorted(folder.iterdir()) if p.name.endswith(".zarr")), "")
-    url = f"{server.rstrip('/')}/{relative}/{first}" if server else folder.as_uri()
+    url = f"{server.rstrip('/')}/{relative}/{first}" if server else (folder / first).as_uri()
     return Publication(
         target="local",
         record_id=f"local:{relative}",

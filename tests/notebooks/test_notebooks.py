@@ -15,20 +15,25 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory):
+def demo_data(tmp_path_factory):
     data = tmp_path_factory.mktemp("demo")
     build_demo(data)
-    with BackgroundServer(data) as server:
+    return data
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_data):
+    with BackgroundServer(demo_data) as server:
         yield server
 
 
 @pytest.mark.slow
-def test_tour(demo_server, tmp_path):
+def test_tour(demo_server, demo_data, tmp_path):
     output = tmp_path / "00-tour.ipynb"
     papermill.execute_notebook(
         NOTEBOOKS / "00-tour.ipynb",
         output,
-        parameters={"repository_url": demo_server.url},
+        parameters={"repository_url": demo_server.url, "local_root": str(demo_data)},
         kernel_name="python3",
         cwd=str(tmp_path),
         execution_timeout=120,
@@ -40,7 +45,12 @@ def test_tour(demo_server, tmp_path):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 2  # the plane and the labels overlay
     text = "".join("".join(o.get("text", "")) for o in outputs)
+    text += "".join("".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "v0.5/mitosis.ome.zarr" in text
+    assert "Tour Reader (" in text  # the publication's citation
+    published = [p for p in demo_data.iterdir() if p.name.startswith("published-")]
+    assert len(published) == 1
+    assert "published-" in text  # found again by search
 
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.rglob("*.ipynb")), ids=lambda p: p.name)
