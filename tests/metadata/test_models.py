@@ -223,3 +223,45 @@ def test_annotations_use_mifa_types():
 def test_json_round_trip():
     study = complete_study()
     assert Study.model_validate_json(study.model_dump_json()) == study
+
+
+@pytest.mark.parametrize(
+    ("model", "good", "bad", "message"),
+    [
+        ("Affiliation", {"rorid": "05gq02987"}, {"rorid": "Brown"}, "not a ROR identifier"),
+        ("Publication", {"doi": "doi:10.1038/x"}, {"doi": "nature.com/x"}, "not a DOI"),
+        ("Publication", {"publication_year": "2021"}, {"publication_year": "soon"}, "integer"),
+        ("Grant", {"funder": [{"display_name": "Wellcome"}]}, {"funder": "Wellcome"}, "list"),
+        ("Channel", {"channel_label": "DAPI"}, {"channel_label": ["DAPI"]}, "string"),
+        (
+            "Specimen",
+            {"signal_channel_information": [{"channel_label": "GFP"}]},
+            {"signal_channel_information": [{"colour": "green"}]},
+            "colour",
+        ),
+        (
+            "ImageAcquisition",
+            {"imaging_method": ["FBbi:00000369"]},
+            {"imaging_method": ["NCBITaxon:9606"]},
+            "imaging_method",
+        ),
+        (
+            "Biosample",
+            {"biological_entity": ["CL:0000540"]},
+            {"biological_entity": ["FBbi:00000251"]},
+            "biological_entity",
+        ),
+        ("FileReference", {"size_in_bytes": "1024"}, {"size_in_bytes": "big"}, "integer"),
+        ("ImageCorrelation", {"fiducials_used": "beads"}, {"fiducials": "beads"}, "fiducials"),
+        ("ImageAnalysis", {"features_analysed": "area"}, {"features_analysed": 3}, "string"),
+        ("ExternalReference", {"link": "https://x.org"}, {"url": "https://x.org"}, "url"),
+        ("StudyComponent", {"files": [{"file_path": "a"}]}, {"files": ["a"]}, "files"),
+    ],
+)
+def test_every_model_checks_its_values(model, good, bad, message):
+    import bioshare.metadata as metadata
+
+    cls = getattr(metadata, model)
+    assert cls(**good)  # a good value is taken as it is or normalised
+    with pytest.raises(ValidationError, match=message):
+        cls(**bad)
