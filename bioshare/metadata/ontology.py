@@ -50,6 +50,7 @@ __all__ = [
     "ONTOLOGIES",
     "OntologyTerm",
     "TermNotFoundError",
+    "bundled_term",
     "get_term",
     "lookup_term",
     "resolve_term",
@@ -306,6 +307,18 @@ def _check_scope(term: OntologyTerm, scope: tuple[str, ...]) -> OntologyTerm:
         expected = _or(scope)
         raise ValueError(f"{term} is a {term.ontology} term; expected a term of {expected}")
     return term
+
+
+def bundled_term(text: str, ontology: str) -> OntologyTerm | None:
+    """The bundled term with this CURIE, label or synonym (any case), or None; no network.
+
+    For mapping free text from repositories (``"mouse"``, ``"confocal microscopy"``,
+    ``"NCBITaxon:10090"``) to terms quickly and offline.
+    """
+    entry = _index().by_curie.get(text.strip())
+    if entry is not None:
+        return entry.term if entry.term.ontology == ontology else None
+    return _exact_offline(text, (ontology,))
 
 
 def _exact_offline(text: str, scope: Iterable[str]) -> OntologyTerm | None:

@@ -50,7 +50,7 @@ def publish(
     new_version_of: str | None = None,
     url: str | None = None,
     local_root: str | os.PathLike[str] | None = None,
-    progress: bool = True,
+    progress: Progress = True,
 ) -> Publication | PublishPlan:
     """Publish a dataset with its metadata.
 
@@ -84,7 +84,9 @@ def publish(
         ``local``: the folder the local repository serves (default: the one a running
         ``bioshare demo``/``serve`` registered, else ``BIOSHARE_LOCAL_ROOT``).
     progress
-        Show progress bars (per file and overall).
+        Show progress bars (per file and overall); or a callable that receives a dict
+        ``{"stage", "file", "file_done", "file_total", "done", "total"}`` after each block
+        (for widgets).
 
     Returns
     -------
@@ -160,17 +162,27 @@ def _require(study: Study, kind: str) -> None:
 # -- progress -------------------------------------------------------------------------------------
 
 
+Progress = bool | Callable[[dict[str, Any]], object]
+
+
 @contextmanager
 def _bars(
-    total: int, enabled: bool, what: str
+    total: int, progress: Progress, what: str
 ) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """An overall bar, and a factory of per-file bars: ``bar(name, size)(n)`` advances both."""
+    """An overall bar, and a factory of per-file bars: ``bar(name, size)(n)`` advances both.
+
+    ``progress`` True shows tqdm bars; a callable instead receives
+    ``{"stage", "file", "file_done", "file_total", "done", "total"}`` after each block.
+    """
     from tqdm.auto import tqdm
 
+    report = progress if callable(progress) else None
+    shown = progress is True
     overall = tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what, disable=not enabled
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what, disable=not shown
     )
     current: list[Any] = []
+    done = [0]  # tqdm counts nothing when disabled
 
     def for_file(name: str, size: int) -> Callable[[int], None]:
         for bar in current:
@@ -183,13 +195,27 @@ def _bars(
             unit_divisor=1024,
             desc=name[:40],
             leave=False,
-            disable=not enabled,
+            disable=not shown,
         )
         current.append(bar)
+        file_done = [0]
 
         def advance(n: int) -> None:
             bar.update(n)
             overall.update(n)
+            file_done[0] += n
+            done[0] += n
+            if report is not None:
+                report(
+                    {
+                        "stage": what,
+                        "file": name,
+                        "file_done": file_done[0],
+                        "file_total": size,
+                        "done": done[0],
+                        "total": total,
+                    }
+                )
 
         return advance
 
@@ -205,7 +231,7 @@ def _bars(
 
 
 def _dry_run(
-    target: str, study: Study, found: list[tuple[Path, str]], progress: bool
+    target: str, study: Study, found: list[tuple[Path, str]], progress: Progress
 ) -> PublishPlan:
     with tempfile.TemporaryDirectory(prefix="bioshare-dry-run-") as tmp:
         with _bars(sources.source_bytes(found), progress, "checking") as bar:
@@ -271,7 +297,7 @@ def _publish_local(
     source: Path,
     found: list[tuple[Path, str]],
     local_root: str | os.PathLike[str] | None,
-    progress: bool,
+    progress: Progress,
 ) -> Publication:
     """An RO-Crate of the data and metadata, in the folder the local repository serves."""
     from bioshare.metadata import exports
@@ -401,7 +427,7 @@ def _publish_invenio(
     sandbox: bool,
     resume: bool,
     new_version_of: str | None,
-    progress: bool,
+    progress: Progress,
     metadata_path: str | None = None,
 ) -> Publication:
     from bioshare.publishing.invenio import InvenioClient

@@ -6,7 +6,7 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bioshare._http import ApiError
 from bioshare.errors import BioshareError
@@ -16,6 +16,9 @@ from bioshare.publishing.invenio import InvenioClient
 from bioshare.publishing.journal import Journal
 from bioshare.publishing.package import PackedFile, file_md5
 from bioshare.publishing.publication import Publication, PublishedFile
+
+if TYPE_CHECKING:
+    from bioshare.publishing.api import Progress
 
 __all__ = ["InvenioPublisher"]
 
@@ -40,7 +43,7 @@ class InvenioPublisher:
         found: list[tuple[Path, str]],
         *,
         new_version_of: str | None = None,
-        progress: bool = True,
+        progress: Progress = True,
     ) -> Publication:
         from bioshare.publishing.api import _bars
 
@@ -113,7 +116,7 @@ class InvenioPublisher:
         path = folder / "ro-crate-metadata.json"
         return PackedFile(path.name, path, path.stat().st_size, file_md5(path))
 
-    def _upload(self, record_id: str, packed: list[PackedFile], progress: bool) -> None:
+    def _upload(self, record_id: str, packed: list[PackedFile], progress: Progress) -> None:
         from bioshare.publishing.api import _bars
 
         journal = self.journal

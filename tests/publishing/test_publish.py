@@ -337,3 +337,13 @@ def test_credentials_are_dropped_on_a_redirect_to_another_host(dataset, zenodo):
         client.get_json("/api/records")  # a read follows the redirect, without the token
         assert other.log
         assert all("Authorization" not in r.headers for r in other.log)
+
+
+def test_progress_can_be_a_callback(dataset, zenodo):
+    seen: list[dict] = []
+    bioshare.publish(dataset, make_study(), target="zenodo", token=TOKEN, progress=seen.append)
+    uploads = [s for s in seen if s["stage"].startswith("uploading")]
+    assert {s["file"] for s in uploads} >= {"cells.ome.zarr.zip", "ihc.ome.zarr.zip"}
+    last = uploads[-1]
+    assert last["done"] == last["total"]
+    assert all(0 < s["file_done"] <= s["file_total"] for s in uploads)

@@ -96,7 +96,7 @@ def test_filters_go_to_the_service_as_scientific_names(bia: BIA, fake: FakeBIA) 
     assert query["organism"] == ["Homo sapiens"]
     assert query["imaging_method"] == ["confocal microscopy"]
     # a wording that names no known term is left to bioshare.search (partial label match)
-    records = bia.search("", organism="human", imaging_method="confocal")
+    records = bia.search("", organism="human", imaging_method="laser scanning")
     assert {r.id for r in records} == {"S-BIAD634", "S-BIAD9062"}
     assert "imaging_method" not in parse_qs(fake.requests_to("*/v1/search/fts")[-1].query)
 
