@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the test suite needs (installed with apt-get when missing).
-DEBIAN_PACKAGES ?=
+DEBIAN_PACKAGES ?= chromium
 PYTEST_ARGS ?=
 
 .PHONY: demo test lint format typecheck docs bench system-deps clean help
