@@ -183,7 +183,8 @@ def _wait_ready(lab: Lab, process: subprocess.Popen[bytes], log: Path) -> None:
                     f"jupyter lab exited early:\n{log.read_text()[-2000:]}"
                 ) from None
             if time.monotonic() > deadline:
-                raise TimeoutError(f"jupyter lab not ready after 90 s:\n{log.read_text()[-2000:]}")
+                tail = log.read_text()[-2000:]
+                raise TimeoutError(f"jupyter lab not ready after 90 s:\n{tail}") from None
             time.sleep(0.2)
 
 
