@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from bioshare.errors import MetadataError
 from bioshare.metadata import checks
@@ -21,6 +19,9 @@ from bioshare.metadata.exports import _common as common
 from bioshare.metadata.models import Affiliation, Contributor
 from bioshare.metadata.ontology import OntologyTerm
 from bioshare.metadata.study import Study
+
+if TYPE_CHECKING:  # jsonschema is slow to import: only when validating
+    from jsonschema.exceptions import ValidationError
 
 __all__ = ["RESOURCE_TYPE", "SCHEMA_VERSION", "to_datacite", "validate_datacite"]
 
