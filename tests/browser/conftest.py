@@ -207,6 +207,9 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.route("https://**", lambda route: route.abort())  # nothing leaves the machine
     page = context.new_page()
     page.set_default_timeout(60_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)  # 2 busy cores: conditions, not sleeps, with room
     try:
         yield page
     finally:
