@@ -11,10 +11,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import comm
 import ipywidgets
 import pytest
 import traitlets
+from widget_comms import RecordingComm
 
 from bioshare.catalog.index import RecordIndex, default_index_path
 from bioshare.demo import build_demo
@@ -40,39 +40,6 @@ TESTIDS = (
 )
 
 
-class RecordingComm(comm.base_comm.BaseComm):
-    """Stands in for the kernel's comm: records what the widget sends to the front end."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.sent_lock = threading.Lock()
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        with self.sent_lock:
-            self.sent.append({"msg_type": msg_type, "data": data or {}})
-
-    def state_sent(self) -> dict[str, Any]:
-        """Everything the front end was told, merged in order (the front end's view)."""
-        state: dict[str, Any] = {}
-        with self.sent_lock:
-            for message in self.sent:
-                data = message["data"]
-                if message["msg_type"] == "comm_open" or data.get("method") in (
-                    "update",
-                    "echo_update",
-                ):
-                    state.update(data.get("state", {}))
-        return state
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     data = tmp_path_factory.mktemp("browser-demo")
@@ -92,16 +59,9 @@ def env(server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    created: list[RecordingComm] = []
-
-    def factory(*args: Any, **kwargs: Any) -> RecordingComm:
-        made = RecordingComm(*args, **kwargs)
-        created.append(made)
-        return made
-
-    monkeypatch.setattr(comm, "create_comm", factory)
-    return created
+def _record_comms(comms: list[RecordingComm]) -> list[RecordingComm]:
+    """Every test here records what its widgets send."""
+    return comms
 
 
 @pytest.fixture

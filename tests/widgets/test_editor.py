@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import comm
 import numpy as np
 import pytest
 import xarray as xr
@@ -22,37 +21,6 @@ from bioshare.widgets import editor as editor_module
 from bioshare.widgets.editor import MetadataEditor, form_schema, parse_path, read_autosave
 
 TIMEOUT = 30.0
-
-
-class RecordingComm(comm.base_comm.BaseComm):  # type: ignore[misc]
-    """Stands in for the kernel's comm: records what the widget sends to the browser."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        self.sent.append({"msg_type": msg_type, "data": data, "buffers": buffers or []})
-
-
-@pytest.fixture
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    created: list[RecordingComm] = []
-
-    def factory(*args: Any, **kwargs: Any) -> RecordingComm:
-        made = RecordingComm(*args, **kwargs)
-        created.append(made)
-        return made
-
-    monkeypatch.setattr(comm, "create_comm", factory)
-    return created
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import comm
 import ipywidgets
 import numpy as np
 import pytest
@@ -25,37 +24,6 @@ from bioshare.widgets.publisher import Publisher
 
 TOKEN = "widget-secret-token-5f2c9a"
 TIMEOUT = 120.0
-
-
-class RecordingComm(comm.base_comm.BaseComm):  # type: ignore[misc]
-    """Stands in for the kernel's comm: records what the widget sends to the browser."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        self.sent.append({"msg_type": msg_type, "data": data, "buffers": buffers or []})
-
-
-@pytest.fixture
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    created: list[RecordingComm] = []
-
-    def factory(*args: Any, **kwargs: Any) -> RecordingComm:
-        made = RecordingComm(*args, **kwargs)
-        created.append(made)
-        return made
-
-    monkeypatch.setattr(comm, "create_comm", factory)
-    return created
 
 
 @pytest.fixture

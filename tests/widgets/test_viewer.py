@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import comm
 import numpy as np
 import pytest
 import xarray as xr
 from PIL import Image
+from widget_comms import RecordingComm
 
 import bioshare
 from bioshare.widgets import _render
@@ -28,65 +28,6 @@ LABEL_COLORS = {5: [255, 0, 0, 255], 7: [255, 255, 0, 255]}
 
 
 # -- a comm that records what the widget sends ----------------------------------------------
-
-
-class RecordingComm(comm.base_comm.BaseComm):
-    """Stands in for the kernel comm: records messages, lets tests wait for them."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        self.sent: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        super().__init__(**kwargs)
-
-    def publish_msg(
-        self,
-        msg_type: str,
-        data: Any = None,
-        metadata: Any = None,
-        buffers: Any = None,
-        **keys: Any,
-    ) -> None:
-        with self.cond:
-            self.sent.append({"msg_type": msg_type, "data": data, "buffers": buffers or []})
-            self.cond.notify_all()
-
-    def custom(self, kind: str) -> list[tuple[dict[str, Any], list[Any]]]:
-        """The custom messages of one type sent so far, with their buffers."""
-        with self.cond:
-            return [
-                (m["data"]["content"], m["buffers"])
-                for m in self.sent
-                if isinstance(m["data"], dict)
-                and m["data"].get("method") == "custom"
-                and m["data"]["content"].get("type") == kind
-            ]
-
-    def wait(self, kind: str, predicate: Callable[[dict[str, Any]], bool]) -> tuple[Any, Any]:
-        """Wait for a custom message of ``kind`` that satisfies ``predicate``."""
-
-        def found() -> tuple[Any, Any] | None:
-            for content, buffers in reversed(self.custom(kind)):
-                if predicate(content):
-                    return content, buffers
-            return None
-
-        with self.cond:
-            result = self.cond.wait_for(found, timeout=TIMEOUT)
-        assert result is not None, f"no {kind} message matched within {TIMEOUT} s"
-        return result
-
-
-@pytest.fixture
-def comms(monkeypatch: pytest.MonkeyPatch) -> list[RecordingComm]:
-    created: list[RecordingComm] = []
-
-    def factory(*args: Any, **kwargs: Any) -> RecordingComm:
-        c = RecordingComm(*args, **kwargs)
-        created.append(c)
-        return c
-
-    monkeypatch.setattr(comm, "create_comm", factory)
-    return created
 
 
 @pytest.fixture
