@@ -119,6 +119,23 @@ class Study(MetadataModel):
         return type(self).check(self.model_dump(mode="python"))
 
     @classmethod
+    def valid_part(cls, data: dict[str, Any]) -> tuple[Study, list[tuple[str, str]]]:
+        """The study made of the valid values of ``data``, and (path, message) of the others.
+
+        For forms and spreadsheets being filled in: nothing is lost to one bad value.
+        """
+        data = copy.deepcopy(data)
+        invalid: list[tuple[str, str]] = []
+        for _ in range(100):
+            try:
+                return cls.model_validate(data), invalid
+            except ValidationError as exc:
+                for error in exc.errors():
+                    invalid.append((_path(error["loc"]), _message(error)))
+                    _drop(data, list(error["loc"]))
+        raise AssertionError("unreachable: every round drops at least one value")
+
+    @classmethod
     def check(cls, data: dict[str, Any]) -> CompletenessReport:
         """`validate` for raw data (a form, a spreadsheet), reporting every invalid value."""
         report = CompletenessReport()
@@ -130,16 +147,10 @@ class Study(MetadataModel):
 
 def _lenient(cls: type[Study], data: dict[str, Any], report: CompletenessReport) -> Study:
     """Validate ``data``, reporting and dropping each invalid value until the rest passes."""
-    data = copy.deepcopy(data)
-    for _ in range(100):
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors():
-                path = _path(error["loc"])
-                report.add(path, "invalid", _message(error))
-                _drop(data, list(error["loc"]))
-    raise AssertionError("unreachable: every round drops at least one value")
+    study, invalid = cls.valid_part(data)
+    for path, message in invalid:
+        report.add(path, "invalid", message)
+    return study
 
 
 def _message(error: Any) -> str:
@@ -151,6 +162,9 @@ def _message(error: Any) -> str:
 
 def _drop(data: Any, loc: list[Any]) -> None:
     """Remove the value at ``loc`` (pydantic's error location) from nested data."""
+    if not loc:  # the whole input was rejected
+        data.clear()
+        return
     *parents, last = loc
     node = data
     for key in parents:

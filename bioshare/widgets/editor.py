@@ -33,7 +33,7 @@ from typing import Any, Union, get_args, get_origin
 
 import anywidget
 import traitlets
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from bioshare.errors import BioshareError, MetadataError
 from bioshare.metadata.checks import LICENCES
@@ -292,41 +292,8 @@ def _set(data: dict[str, Any], parts: Sequence[str | int], value: Any) -> None:
 
 def _valid_part(values: dict[str, Any]) -> tuple[Study, list[str]]:
     """The study from ``values`` without the invalid values, and where those were."""
-    data = copy.deepcopy(values)
-    dropped: list[str] = []
-    for _ in range(100):
-        try:
-            return Study.model_validate(data), dropped
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = list(error["loc"])
-                dropped.append(_dotted(loc))
-                _drop(data, loc)
-    raise MetadataError("the form's values could not be read as a study")
-
-
-def _dotted(loc: Sequence[Any]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "(study)"
-
-
-def _drop(data: Any, loc: list[Any]) -> None:
-    if not loc:
-        data.clear()
-        return
-    *parents, last = loc
-    node = data
-    for key in parents:
-        try:
-            node = node[key]
-        except (KeyError, IndexError, TypeError):
-            return
-    if isinstance(node, dict):
-        node.pop(last, None)
-    elif isinstance(node, list) and isinstance(last, int) and last < len(node):
-        node.pop(last)
+    study, invalid = Study.valid_part(values)
+    return study, [path for path, _ in invalid]
 
 
 def _key(values: dict[str, Any]) -> str:
