@@ -390,3 +390,14 @@ def notes_text(study: Study) -> str | None:
         _labelled("Acknowledgements", study.acknowledgement),
     ]
     return "\n\n".join(p for p in parts if p) or None
+
+
+def publication_ids(study: Study) -> list[tuple[str, str]]:
+    """``(identifier, "doi" | "pmid")`` of each related publication that has one."""
+    found = []
+    for publication in study.related_publication:
+        if publication.doi:
+            found.append((publication.doi, "doi"))
+        elif publication.pubmed_id:
+            found.append((publication.pubmed_id, "pmid"))
+    return found

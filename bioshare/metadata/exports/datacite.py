@@ -229,22 +229,15 @@ def _rights(study: Study) -> list[dict[str, Any]]:
 
 
 def _related(study: Study) -> list[dict[str, Any]]:
-    related = []
-    for publication in study.related_publication:
-        if publication.doi:
-            identifier, kind = publication.doi, "DOI"
-        elif publication.pubmed_id:
-            identifier, kind = publication.pubmed_id, "PMID"
-        else:
-            continue
-        related.append(
-            {
-                "relatedIdentifier": identifier,
-                "relatedIdentifierType": kind,
-                "relationType": "IsSupplementTo",
-                "resourceTypeGeneral": "JournalArticle",
-            }
-        )
+    related = [
+        {
+            "relatedIdentifier": identifier,
+            "relatedIdentifierType": scheme.upper(),
+            "relationType": "IsSupplementTo",
+            "resourceTypeGeneral": "JournalArticle",
+        }
+        for identifier, scheme in common.publication_ids(study)
+    ]
     related += [
         {"relatedIdentifier": r.link, "relatedIdentifierType": "URL", "relationType": "References"}
         for r in study.see_also

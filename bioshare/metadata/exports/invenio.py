@@ -110,22 +110,15 @@ def _zenodo_creator(study: Study, author: Contributor, index: int) -> dict[str, 
 
 
 def _zenodo_related(study: Study) -> list[dict[str, Any]]:
-    related = []
-    for p in study.related_publication:
-        if p.doi:
-            identifier, scheme = p.doi, "doi"
-        elif p.pubmed_id:
-            identifier, scheme = p.pubmed_id, "pmid"
-        else:
-            continue
-        related.append(
-            {
-                "identifier": identifier,
-                "relation": "isSupplementTo",
-                "resource_type": "publication-article",
-                "scheme": scheme,
-            }
-        )
+    related = [
+        {
+            "identifier": identifier,
+            "relation": "isSupplementTo",
+            "resource_type": "publication-article",
+            "scheme": scheme,
+        }
+        for identifier, scheme in common.publication_ids(study)
+    ]
     related += [
         {"identifier": r.link, "relation": "references", "scheme": "url"}
         for r in study.see_also
@@ -257,22 +250,15 @@ def _invenio_funding(study: Study) -> list[dict[str, Any]]:
 
 
 def _invenio_related(study: Study) -> list[dict[str, Any]]:
-    related = []
-    for p in study.related_publication:
-        if p.doi:
-            identifier, scheme = p.doi, "doi"
-        elif p.pubmed_id:
-            identifier, scheme = p.pubmed_id, "pmid"
-        else:
-            continue
-        related.append(
-            {
-                "identifier": identifier,
-                "scheme": scheme,
-                "relation_type": {"id": "issupplementto"},
-                "resource_type": {"id": "publication-article"},
-            }
-        )
+    related = [
+        {
+            "identifier": identifier,
+            "scheme": scheme,
+            "relation_type": {"id": "issupplementto"},
+            "resource_type": {"id": "publication-article"},
+        }
+        for identifier, scheme in common.publication_ids(study)
+    ]
     related += [
         {"identifier": r.link, "scheme": "url", "relation_type": {"id": "references"}}
         for r in study.see_also
