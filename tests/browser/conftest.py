@@ -188,8 +188,10 @@ def _wait_ready(lab: Lab, process: subprocess.Popen[bytes], log: Path) -> None:
             time.sleep(0.2)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Chromium for one test module. Playwright's sync API runs an event loop in this
+    thread while it lives: ending it with the module lets later tests use asyncio.run."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
