@@ -283,6 +283,10 @@ def _downsample(array: xr.DataArray, is_label: bool) -> xr.DataArray:
     coordinates say so, which keeps every level aligned in physical space.
     """
     factors = {d: 2 for d in ("y", "x") if d in array.dims}
+    # Without coordinates, positions are pixel indices: name them so that coarser levels
+    # get their doubled scale (and half-pixel shift) like any other image.
+    pixels = {d: np.arange(array.sizes[d], dtype=float) for d in factors if d not in array.coords}
+    array = array.assign_coords(pixels)
     if is_label:
         return array.isel({d: slice(None, None, 2) for d in factors})
     coords = {}

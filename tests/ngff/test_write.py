@@ -224,3 +224,16 @@ def test_write_group_metadata_lays_out_each_version(tmp_path, version):
     assert bioshare.validate(document).ok
     with pytest.raises(WriteError, match=r"ngff_version='0.3' cannot be written"):
         write_group_metadata(tmp_path / "x", {"well": well}, "0.3")
+
+
+def test_levels_of_an_image_without_coordinates_have_growing_scales(tmp_path):
+    import json
+
+    data = xr.DataArray(np.zeros((2, 1024, 1024), dtype="uint16"), dims=("c", "y", "x"))
+    path = bioshare.write_image(data, tmp_path / "plain.ome.zarr", ngff_version="0.5")
+    ome = json.loads((Path(path) / "zarr.json").read_text())["attributes"]["ome"]
+    datasets = ome["multiscales"][0]["datasets"]
+    scales = [d["coordinateTransformations"][0]["scale"] for d in datasets]
+    assert len(scales) >= 2
+    assert scales == [[1.0, 2.0**n, 2.0**n] for n in range(len(scales))]
+    assert bioshare.validate(path).ok
