@@ -38,6 +38,7 @@ import io
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,6 +177,7 @@ class _Scene:
         self.height, self.width = int(base.sizes[self.ydim]), int(base.sizes[self.xdim])
         self.unit = _unit(base, self.xdim)
         self.has_coords = _spacing(_coord(base, self.xdim)) is not None
+        self._windows = _WindowCache(WINDOW_CACHE_BYTES)
 
     # -- construction helpers
 
@@ -367,10 +369,56 @@ class _Scene:
                 indexers[dim] = _level_index(array, self.base, str(dim), position[str(dim)])
             else:
                 indexers[dim] = 0
+        key = (id(array), tuple(sorted((str(k), _hashable(v)) for k, v in indexers.items())))
+        cached = self._windows.get(key)
+        if cached is not None:  # a plane seen before: no read at all
+            return cached
         window = array.isel(indexers)
         order = [d for d in (self.channel_dim, self.ydim, self.xdim) if d in window.dims]
         values = np.asarray(window.transpose(*order).values)
-        return values if values.ndim == 3 else values[None]
+        values = values if values.ndim == 3 else values[None]
+        self._windows.put(key, values)
+        return values
+
+
+WINDOW_CACHE_BYTES = 256 * 2**20  # windows read recently, kept for going back and forth
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+class _WindowCache:
+    """The most recently read windows, up to a number of bytes (least recent dropped)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Any, Array] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Array | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Array) -> None:
+        if value.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += value.nbytes
+            while self._bytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= dropped.nbytes
 
 
 def _display_dims(array: xr.DataArray) -> tuple[str, str]:
