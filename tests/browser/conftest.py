@@ -10,38 +10,18 @@ skip on a developer box and fail in CI (``CI`` set).
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_harness import CHROME_ARGS, CHROMIUM, IDLE, PANEL, Lab
+from lab_harness import jupyter_lab as running_lab
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-results" / "browser"
-CHROME_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-IDLE = ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator[data-status='idle']"
-PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -53,57 +33,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Lab:
-    """A running JupyterLab: its base URL, token and root folder."""
-
-    base: str
-    token: str
-    root: Path
-
-    def api(self, path: str, method: str = "GET") -> Any:
-        request = urllib.request.Request(
-            f"{self.base}{path}", method=method, headers={"Authorization": f"token {self.token}"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = response.read()
-            return json.loads(body) if body else None
-
-    def url(self, notebook: str) -> str:
-        return f"{self.base}/lab/tree/{notebook}?reset&token={self.token}"
-
-    def wait_kernel_idle(self, notebook: str, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for session in self.api("/api/sessions"):
-                idle = session["kernel"]["execution_state"] == "idle"
-                if session["path"] == notebook and idle:
-                    return
-            time.sleep(0.25)
-        raise TimeoutError(f"no idle kernel for {notebook} within {timeout} s")
-
-    def shutdown_kernels(self) -> None:
-        for session in self.api("/api/sessions"):
-            self.api(f"/api/sessions/{session['id']}", method="DELETE")
-
-
-def _settings(folder: Path) -> None:
-    apputils = folder / "@jupyterlab" / "apputils-extension"
-    apputils.mkdir(parents=True)
-    (apputils / "notification.jupyterlab-settings").write_text(
-        '{"fetchNews": "false", "checkForUpdates": false}'
-    )
-    notebook = folder / "@jupyterlab" / "notebook-extension"
-    notebook.mkdir(parents=True)
-    (notebook / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
 
 
 @pytest.fixture(scope="session")
@@ -121,71 +50,14 @@ def demo_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
 def jupyter_lab(
     tmp_path_factory: pytest.TempPathFactory, demo_repository: tuple[str, Path]
 ) -> Iterator[Lab]:
-    base = tmp_path_factory.mktemp("lab")
-    root, settings = base / "root", base / "settings"
-    root.mkdir()
-    _settings(settings)
     url, data = demo_repository
     env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(base / "config"),
-        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
         "BIOSHARE_LOCAL_URL": url,
         "BIOSHARE_LOCAL_ROOT": str(data),
         "BIOSHARE_DEMO_DATA": str(data),
     }
-    port, token = _free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log_path = base / "lab.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-        lab = Lab(f"http://127.0.0.1:{port}", token, root)
-        try:
-            _wait_ready(lab, process, log_path)
-            yield lab
-        finally:
-            process.send_signal(signal.SIGTERM)  # jupyter_server stops its kernels on SIGTERM
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(lab: Lab, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            lab.api("/api/status")
-            return
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"jupyter lab exited early:\n{log.read_text()[-2000:]}"
-                ) from None
-            if time.monotonic() > deadline:
-                tail = log.read_text()[-2000:]
-                raise TimeoutError(f"jupyter lab not ready after 90 s:\n{tail}") from None
-            time.sleep(0.2)
+    with running_lab(tmp_path_factory.mktemp("lab"), env) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
