@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import xarray as xr
+from widget_comms import browser_sends, browser_sets, sent_state, wait_for
 
 import bioshare
 from bioshare.errors import MetadataError
@@ -38,44 +38,12 @@ def editors() -> Iterator[Callable[..., MetadataEditor]]:
         widget.close()
 
 
-def browser_sets(widget: MetadataEditor, **state: Any) -> None:
-    """What the browser sends when the user changed the form (after its debounce)."""
-    data = {"method": "update", "state": state, "buffer_paths": []}
-    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
-
-
-def browser_sends(widget: MetadataEditor, content: dict[str, Any]) -> None:
-    """A custom message from the browser (``model.send``)."""
-    data = {"method": "custom", "content": content}
-    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
-
-
 def custom_messages(widget: MetadataEditor) -> list[dict[str, Any]]:
     return [
         m["data"]["content"]
         for m in widget.comm.sent
         if m["msg_type"] == "comm_msg" and m["data"].get("method") == "custom"
     ]
-
-
-def sent_state(widget: MetadataEditor, name: str) -> list[Any]:
-    """Values of trait ``name`` sent to the browser, oldest first."""
-    return [
-        m["data"]["state"][name]
-        for m in widget.comm.sent
-        if m["data"] and m["data"].get("method") in ("update", "echo_update")
-        if name in m["data"].get("state", {})
-    ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out waiting for a condition"
-        time.sleep(0.01)
 
 
 def full_study() -> Study:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,8 @@ import ipywidgets
 import numpy as np
 import pytest
 from fakes.invenio import FakeInvenio
+from widget_comms import browser_sends, browser_sets, sent_state
+from widget_comms import wait_for as wait_until
 
 import bioshare
 from bioshare.metadata import Study
@@ -24,6 +25,10 @@ from bioshare.widgets.publisher import Publisher
 
 TOKEN = "widget-secret-token-5f2c9a"
 TIMEOUT = 120.0
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+    return wait_until(condition, timeout)
 
 
 @pytest.fixture
@@ -39,35 +44,6 @@ def widgets() -> Iterator[Callable[..., Publisher]]:
     for widget in made:
         widget.wait(TIMEOUT)
         widget.close()
-
-
-def browser_sends(widget: Any, content: dict[str, Any]) -> None:
-    data = {"method": "custom", "content": content}
-    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
-
-
-def browser_sets(widget: Any, **state: Any) -> None:
-    data = {"method": "update", "state": state, "buffer_paths": []}
-    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
-
-
-def sent_state(widget: Any, name: str) -> list[Any]:
-    return [
-        m["data"]["state"][name]
-        for m in widget.comm.sent
-        if m["data"] and m["data"].get("method") in ("update", "echo_update")
-        if name in m["data"].get("state", {})
-    ]
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        assert time.monotonic() < deadline, "timed out waiting for a condition"
-        time.sleep(0.02)
 
 
 def finish(widget: Publisher) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import comm
 
-__all__ = ["TIMEOUT", "RecordingComm"]
+__all__ = [
+    "TIMEOUT",
+    "RecordingComm",
+    "browser_sends",
+    "browser_sets",
+    "sent_state",
+    "wait_for",
+]
 
 TIMEOUT = 30.0
 
@@ -70,3 +78,36 @@ class RecordingComm(comm.base_comm.BaseComm):
                 if message["msg_type"] == "comm_open" or data.get("method") in updates:
                     state.update(data.get("state", {}))
         return state
+
+
+def browser_sets(widget: Any, **state: Any) -> None:
+    """What the browser sends when the user changed traits (after its debounce)."""
+    data = {"method": "update", "state": state, "buffer_paths": []}
+    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
+
+
+def browser_sends(widget: Any, content: dict[str, Any]) -> None:
+    """A custom message from the browser (``model.send``)."""
+    data = {"method": "custom", "content": content}
+    widget.comm.handle_msg({"content": {"data": data}, "buffers": []})
+
+
+def sent_state(widget: Any, name: str) -> list[Any]:
+    """Values of trait ``name`` sent to the browser, oldest first."""
+    return [
+        m["data"]["state"][name]
+        for m in widget.comm.sent
+        if m["data"] and m["data"].get("method") in ("update", "echo_update")
+        if name in m["data"].get("state", {})
+    ]
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+    """The first true value of ``condition()``, polled until ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, "timed out waiting for a condition"
+        time.sleep(0.01)
