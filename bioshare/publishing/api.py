@@ -16,19 +16,18 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bioshare import config
 from bioshare.errors import BioshareError, MetadataError
-from bioshare.metadata.models import FileReference, StudyComponent
 from bioshare.metadata.study import Study
 from bioshare.publishing import files as sources
 from bioshare.publishing.credentials import datacite_credentials, token_for
 from bioshare.publishing.journal import Journal, journal_path
 from bioshare.publishing.package import PackedFile
+from bioshare.publishing.progress import Progress, bars
 from bioshare.publishing.publication import Publication, PublishedFile, PublishPlan
 
 __all__ = ["publish"]
@@ -162,71 +161,6 @@ def _require(study: Study, kind: str) -> None:
 # -- progress -------------------------------------------------------------------------------------
 
 
-Progress = bool | Callable[[dict[str, Any]], object]
-
-
-@contextmanager
-def _bars(
-    total: int, progress: Progress, what: str
-) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """An overall bar, and a factory of per-file bars: ``bar(name, size)(n)`` advances both.
-
-    ``progress`` True shows tqdm bars; a callable instead receives
-    ``{"stage", "file", "file_done", "file_total", "done", "total"}`` after each block.
-    """
-    from tqdm.auto import tqdm
-
-    report = progress if callable(progress) else None
-    shown = progress is True
-    overall = tqdm(
-        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=what, disable=not shown
-    )
-    current: list[Any] = []
-    done = [0]  # tqdm counts nothing when disabled
-
-    def for_file(name: str, size: int) -> Callable[[int], None]:
-        for bar in current:
-            bar.close()
-        current.clear()
-        bar = tqdm(
-            total=size,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=name[:40],
-            leave=False,
-            disable=not shown,
-        )
-        current.append(bar)
-        file_done = [0]
-
-        def advance(n: int) -> None:
-            bar.update(n)
-            overall.update(n)
-            file_done[0] += n
-            done[0] += n
-            if report is not None:
-                report(
-                    {
-                        "stage": what,
-                        "file": name,
-                        "file_done": file_done[0],
-                        "file_total": size,
-                        "done": done[0],
-                        "total": total,
-                    }
-                )
-
-        return advance
-
-    try:
-        yield for_file
-    finally:
-        for bar in current:
-            bar.close()
-        overall.close()
-
-
 # -- dry run --------------------------------------------------------------------------------------
 
 
@@ -234,7 +168,7 @@ def _dry_run(
     target: str, study: Study, found: list[tuple[Path, str]], progress: Progress
 ) -> PublishPlan:
     with tempfile.TemporaryDirectory(prefix="bioshare-dry-run-") as tmp:
-        with _bars(sources.source_bytes(found), progress, "checking") as bar:
+        with bars(sources.source_bytes(found), progress, "checking") as bar:
             packed = sources.prepare(found, Path(tmp), progress=bar("packing", 0))
         metadata = _metadata_for(target, study, packed)
     warnings = tuple(f"{i.path}: {i.message}" for i in study.validate().missing_required)
@@ -245,30 +179,10 @@ def _dry_run(
 def _metadata_for(target: str, study: Study, packed: list[PackedFile]) -> dict[str, Any]:
     from bioshare.metadata import exports
 
-    described = _with_files(study, packed)
+    described = sources.with_packed_files(study, packed)
     if target == "local":
         return described.model_dump(mode="json", exclude_defaults=True)
     return exports.to_invenio(described)
-
-
-def _with_files(study: Study, packed: list[PackedFile]) -> Study:
-    """The study with its file list set to what is published (when it has none)."""
-    described = study.model_copy(deep=True)
-    listed = {f.file_path for c in described.study_component for f in c.files}
-    if listed:
-        return described
-    files = [
-        FileReference(
-            file_path=p.name,
-            size_in_bytes=p.size,
-            format="OME-Zarr" if p.name.endswith(".zip") else None,
-        )
-        for p in packed
-    ]
-    described.study_component = [
-        StudyComponent(title=described.title, description=described.description, files=files)
-    ]
-    return described
 
 
 # -- local ----------------------------------------------------------------------------------------
@@ -314,7 +228,7 @@ def _publish_local(
     with tempfile.TemporaryDirectory(dir=root, prefix=".publishing-") as tmp:
         staging = Path(tmp) / "data"
         staging.mkdir()
-        with _bars(sources.source_bytes(found), progress, "publishing") as bar:
+        with bars(sources.source_bytes(found), progress, "publishing") as bar:
             for path, name in found:
                 local_name = name.removesuffix(".zip") if path.is_dir() else name
                 _copy(
@@ -342,29 +256,13 @@ def _copy(source: Path, dest: Path, advance: Callable[[int], None]) -> None:
 
 
 def _local_study(study: Study, found: list[tuple[Path, str]], staging: Path) -> Study:
-    described = study.model_copy(deep=True)
-    if any(f.file_path for c in described.study_component for f in c.files):
-        return described
-    files = []
+    """The study with its file list set to the copies in ``staging`` (when it has none)."""
+    entries = []
     for path, name in found:
         local_name = name.removesuffix(".zip") if path.is_dir() else name
-        item = staging / local_name
-        size = (
-            sum(p.stat().st_size for p in item.rglob("*") if p.is_file())
-            if item.is_dir()
-            else item.stat().st_size
-        )
-        files.append(
-            FileReference(
-                file_path=local_name,
-                size_in_bytes=size,
-                format="OME-Zarr" if path.is_dir() else None,
-            )
-        )
-    described.study_component = [
-        StudyComponent(title=described.title, description=described.description, files=files)
-    ]
-    return described
+        size = sources.source_bytes([(staging / local_name, local_name)])
+        entries.append((local_name, size, path.is_dir()))
+    return sources.with_file_list(study, entries)
 
 
 def _content_digest(study: Study, found: list[tuple[Path, str]]) -> str:

@@ -7,9 +7,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bioshare.errors import BioshareError
+from bioshare.metadata.models import FileReference, StudyComponent
+from bioshare.metadata.study import Study
 from bioshare.publishing.package import PackedFile, file_md5, is_ome_zarr, zip_ome_zarr
 
-__all__ = ["collect", "prepare", "source_bytes"]
+__all__ = [
+    "collect",
+    "fingerprint",
+    "prepare",
+    "source_bytes",
+    "with_file_list",
+    "with_packed_files",
+]
 
 Progress = Callable[[int], object] | None
 
@@ -103,3 +112,26 @@ def prepare(
             md5 = file_md5(source, progress)
             packed.append(PackedFile(name, source, source.stat().st_size, md5))
     return packed
+
+
+def with_file_list(study: Study, files: list[tuple[str, int, bool]]) -> Study:
+    """A copy of ``study`` listing ``files`` (name, size, is OME-Zarr), when it lists none.
+
+    A study that already has a file list keeps it: it says more than names and sizes.
+    """
+    described = study.model_copy(deep=True)
+    if any(f.file_path for c in described.study_component for f in c.files):
+        return described
+    references = [
+        FileReference(file_path=name, size_in_bytes=size, format="OME-Zarr" if zarr else None)
+        for name, size, zarr in files
+    ]
+    described.study_component = [
+        StudyComponent(title=described.title, description=described.description, files=references)
+    ]
+    return described
+
+
+def with_packed_files(study: Study, packed: list[PackedFile]) -> Study:
+    """`with_file_list` for the files `prepare` made (zips are OME-Zarr)."""
+    return with_file_list(study, [(p.name, p.size, p.name.endswith(".zip")) for p in packed])

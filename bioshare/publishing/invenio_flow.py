@@ -6,7 +6,7 @@ import hashlib
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bioshare._http import ApiError
 from bioshare.errors import BioshareError
@@ -15,10 +15,8 @@ from bioshare.publishing import files as sources
 from bioshare.publishing.invenio import InvenioClient
 from bioshare.publishing.journal import Journal
 from bioshare.publishing.package import PackedFile, file_md5
+from bioshare.publishing.progress import Progress, bars
 from bioshare.publishing.publication import Publication, PublishedFile
-
-if TYPE_CHECKING:
-    from bioshare.publishing.api import Progress
 
 __all__ = ["InvenioPublisher"]
 
@@ -45,11 +43,9 @@ class InvenioPublisher:
         new_version_of: str | None = None,
         progress: Progress = True,
     ) -> Publication:
-        from bioshare.publishing.api import _bars
-
         journal = self.journal
         total = sources.source_bytes(found)
-        with _bars(total, progress, f"packing for {self.name}") as bar:
+        with bars(total, progress, f"packing for {self.name}") as bar:
             packed = sources.prepare(
                 found, self.staging, known=journal.files, progress=bar("packing", total)
             )
@@ -108,17 +104,14 @@ class InvenioPublisher:
     def _crate(self, study: Study, doi: str, packed: list[PackedFile]) -> PackedFile:
         """The RO-Crate metadata of the publication, with its reserved DOI."""
         from bioshare.metadata.exports import to_rocrate
-        from bioshare.publishing.api import _with_files
 
-        described = _with_files(study, packed)
+        described = sources.with_packed_files(study, packed)
         described.doi = doi
         folder = to_rocrate(described, self.staging / "crate", publisher=self.name, overwrite=True)
         path = folder / "ro-crate-metadata.json"
         return PackedFile(path.name, path, path.stat().st_size, file_md5(path))
 
     def _upload(self, record_id: str, packed: list[PackedFile], progress: Progress) -> None:
-        from bioshare.publishing.api import _bars
-
         journal = self.journal
         held = self.client.files(record_id)
         wanted = {p.name for p in packed}
@@ -128,7 +121,7 @@ class InvenioPublisher:
         for item in packed:
             if item not in missing:
                 journal.file_done(item.name, item.size, item.md5)
-        with _bars(sum(p.size for p in missing), progress, f"uploading to {self.name}") as bar:
+        with bars(sum(p.size for p in missing), progress, f"uploading to {self.name}") as bar:
             for item in missing:
                 self.client.upload(record_id, item, bar(item.name, item.size))
                 journal.file_done(item.name, item.size, item.md5)
