@@ -18,6 +18,9 @@ How
 - scrub: 50 slider inputs, one every 16 ms (as a drag), without waiting for frames;
   "settled" is the time from the last input (the last request's sentAt) to that request's
   frame being drawn.
+- the Viewer reads ahead (the planes next to the one shown) by default; each run measures
+  it twice, with read-ahead and without (``prefetch=False``), in fresh kernels, so the cost
+  of a plane that must come from the server is in the figures too.
 
 Run ``.venv/bin/python benchmarks/viewer.py [--small] [--repeat 20] [--json out.json]``.
 """
@@ -121,18 +124,19 @@ def data_server(folder: Path) -> Iterator[str]:
 # -- JupyterLab ------------------------------------------------------------------------------
 
 
-def write_notebook(root: Path, url: str) -> str:
+def write_notebook(root: Path, url: str, prefetch: bool) -> str:
     source = (
         "import bioshare\n"
         "from bioshare.widgets import Viewer\n\n"
-        f"Viewer(bioshare.open_multiscales({url!r}), width=768, height=768)"
+        f"Viewer(bioshare.open_multiscales({url!r}), width=768, height=768, prefetch={prefetch})"
     )
     cell = {"cell_type": "code", "execution_count": None, "id": "viewer", "metadata": {}}
     cell |= {"outputs": [], "source": source}
     kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
     notebook = {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4}
-    (root / "viewer.ipynb").write_text(json.dumps(notebook | {"nbformat_minor": 5}))
-    return "viewer.ipynb"
+    name = "viewer.ipynb" if prefetch else "viewer-no-prefetch.ipynb"
+    (root / name).write_text(json.dumps(notebook | {"nbformat_minor": 5}))
+    return name
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -256,10 +260,10 @@ def verdict(value: float, target: float) -> str:
     return "PASS" if value < target else "MISS"
 
 
-def report(result: dict[str, Any]) -> dict[str, Any]:
+def report(result: dict[str, Any], title: str) -> dict[str, Any]:
     stats = {name: summary(result[name]) for name in ("first_view", "cached")}
     s = result["scrub"]
-    print(f"\nViewer 768 x 768, image {result['image']}, drawn at pyramid level {result['level']}")
+    print(f"\n{title}: Viewer 768 x 768, image {result['image']}, level {result['level']}")
     print(f"{'plane change':<14}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}  targets")
     for name, st in stats.items():
         checks = (
@@ -284,15 +288,17 @@ def main() -> None:
     args = parser.parse_args()
     folder = build_data(args.small)
     planes, side = (8, 512) if args.small else (32, 2048)
+    results = {}
     with (
         tempfile.TemporaryDirectory(prefix="bioshare-viewer-bench-") as tmp,
         data_server(folder.parent) as url,
         jupyter_lab(Path(tmp)) as lab,
     ):
-        notebook = write_notebook(lab.root, f"{url}/{folder.name}")
-        result = run_browser(lab, notebook, planes, args.repeat)
-    result["image"] = f"c=4, z={planes}, {side} x {side} uint16"
-    out = report(result)
+        for mode, prefetch in (("read-ahead", True), ("no read-ahead", False)):
+            notebook = write_notebook(lab.root, f"{url}/{folder.name}", prefetch)
+            results[mode] = run_browser(lab, notebook, planes, args.repeat)
+            results[mode]["image"] = f"c=4, z={planes}, {side} x {side} uint16"
+    out = {mode: report(result, mode) for mode, result in results.items()}
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
 

@@ -39,10 +39,11 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import anywidget
 import numpy as np
@@ -68,6 +69,7 @@ _STATIC = Path(__file__).parent / "static"
 _DEFAULT_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "00FFFF", "FFFF00", "FFFFFF")
 _MAX_CANVAS = 8192
 _EPS = 1e-6
+_T = TypeVar("_T")
 
 
 # -- the data: levels, axes and labels -------------------------------------------------------
@@ -290,8 +292,9 @@ class _Scene:
         if view.labels_visible:
             for label in self.labels:
                 rgb = self._overlay(frame, label, level, rgb, viewport, view)
-        alpha = np.where(mask, 255, 0).astype(np.uint8)
-        frame.rgba = np.ascontiguousarray(np.dstack([rgb, alpha]))
+        frame.rgba = np.empty((height, width, 4), dtype=np.uint8)
+        frame.rgba[..., :3] = rgb
+        frame.rgba[..., 3] = np.where(mask, 255, 0)
         frame.scalebar = self.scale_bar(viewport, width)
         frame.elapsed_ms = (time.perf_counter() - started) * 1000
         assert frame.rgba.shape == (height, width, 4)
@@ -334,8 +337,7 @@ class _Scene:
         viewport: tuple[float, float, float, float],
         view: _View,
     ) -> Array:
-        py, px = image_level.pixel_size
-        level = label.levels[_coarsest(label.levels, py, px)]
+        level = _label_level(label, image_level)
         rows, cols = _plans(level, viewport, view.canvas, block=False)
         if rows.empty or cols.empty:
             return rgb
@@ -345,6 +347,20 @@ class _Scene:
         )
         sampled, _ = resample(raw, rows, cols)
         return overlay_labels(rgb, sampled[0], label.colors)
+
+    def prefetch(self, view: _View) -> None:
+        """Read (into the window cache) what rendering ``view`` would read; draw nothing."""
+        viewport = fit_viewport(view.viewport, view.canvas)
+        level = self.levels[self.choose_level(viewport, view.canvas)]
+        rows, cols = _plans(level, viewport, view.canvas, block=True)
+        visible = [c.index for c in view.channels if c.visible]
+        if visible and not rows.empty and not cols.empty:
+            self._read(level, view.position, visible, rows, cols)
+        for label in self.labels if view.labels_visible else ():
+            label_level = _label_level(label, level)
+            rows, cols = _plans(label_level, viewport, view.canvas, block=False)
+            if not rows.empty and not cols.empty:
+                self._read(label_level, view.position, None, rows, cols)
 
     def _read(
         self,
@@ -370,15 +386,15 @@ class _Scene:
             else:
                 indexers[dim] = 0
         key = (id(array), tuple(sorted((str(k), _hashable(v)) for k, v in indexers.items())))
-        cached = self._windows.get(key)
-        if cached is not None:  # a plane seen before: no read at all
-            return cached
-        window = array.isel(indexers)
-        order = [d for d in (self.channel_dim, self.ydim, self.xdim) if d in window.dims]
-        values = np.asarray(window.transpose(*order).values)
-        values = values if values.ndim == 3 else values[None]
-        self._windows.put(key, values)
-        return values
+
+        def load() -> Array:
+            window = array.isel(indexers)
+            order = [d for d in (self.channel_dim, self.ydim, self.xdim) if d in window.dims]
+            values = np.asarray(window.transpose(*order).values)
+            return values if values.ndim == 3 else values[None]
+
+        # A plane seen before (or being prefetched) is not read again.
+        return self._windows.load(key, load)
 
 
 WINDOW_CACHE_BYTES = 256 * 2**20  # windows read recently, kept for going back and forth
@@ -393,13 +409,44 @@ def _hashable(value: Any) -> Any:
 
 
 class _WindowCache:
-    """The most recently read windows, up to a number of bytes (least recent dropped)."""
+    """The most recently read windows, up to a number of bytes (least recent dropped).
+
+    `load` reads a window once: a second caller asking for a window being read (the
+    renderer catching up with the prefetcher) waits for that read instead of repeating it.
+    """
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self._items: OrderedDict[Any, Array] = OrderedDict()
+        self._pending: dict[Any, Future[Array]] = {}
         self._bytes = 0
         self._lock = threading.Lock()
+
+    def load(self, key: Any, read: Callable[[], Array]) -> Array:
+        """The window under ``key``, read with ``read()`` unless cached or being read."""
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+                return value
+            pending = self._pending.get(key)
+            owner = pending is None
+            if pending is None:
+                pending = self._pending[key] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            value = read()
+        except BaseException as exc:
+            with self._lock:
+                del self._pending[key]
+            pending.set_exception(exc)
+            raise
+        self.put(key, value)
+        with self._lock:
+            del self._pending[key]
+        pending.set_result(value)
+        return value
 
     def get(self, key: Any) -> Array | None:
         with self._lock:
@@ -463,6 +510,12 @@ def _coarsest(levels: Sequence[_Level], per_y: float, per_x: float) -> int:
     if adequate:
         return max(adequate, key=lambda i: levels[i].pixel_size[1])
     return min(range(len(levels)), key=lambda i: levels[i].pixel_size[1])
+
+
+def _label_level(label: _LabelImage, image_level: _Level) -> _Level:
+    """The coarsest level of a label image at least as fine as the image level shown."""
+    py, px = image_level.pixel_size
+    return label.levels[_coarsest(label.levels, py, px)]
 
 
 def _plans(
@@ -599,23 +652,23 @@ def _as_labels(data: Any, labels: Any) -> dict[str, list[xr.DataArray]]:
 # -- the widget -------------------------------------------------------------------------------
 
 
-class _LatestSlot:
+class _LatestSlot(Generic[_T]):
     """A single-item mailbox: a new item replaces the one waiting, never queues behind it."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._item: _View | None = None
+        self._item: _T | None = None
         self._closed = False
         self.replaced = 0
 
-    def put(self, item: _View) -> None:
+    def put(self, item: _T) -> None:
         with self._cond:
             if self._item is not None:
                 self.replaced += 1
             self._item = item
             self._cond.notify()
 
-    def take(self) -> _View | None:
+    def take(self) -> _T | None:
         """Wait for an item; None once closed."""
         with self._cond:
             while self._item is None and not self._closed:
@@ -659,6 +712,10 @@ class Viewer(anywidget.AnyWidget):
         as "#RRGGBB".
     width, height
         Size of the view in screen pixels.
+    prefetch
+        After each frame, read the neighbouring planes along the axis last moved (two
+        ahead, one behind) while nothing else is asked, so the next step of a slider
+        shows without waiting for the network.
 
     Notes
     -----
@@ -713,6 +770,7 @@ class Viewer(anywidget.AnyWidget):
         channel_colors: Sequence[str] | Mapping[str, str] | None = None,
         width: int = 512,
         height: int = 512,
+        prefetch: bool = True,
         **kwargs: Any,
     ) -> None:
         scene = _Scene(_as_levels(data), _as_labels(data, labels))
@@ -720,8 +778,12 @@ class Viewer(anywidget.AnyWidget):
         self._scene = scene
         self._lock = threading.RLock()
         self._quiet = threading.local()
-        self._slot = _LatestSlot()
+        self._slot: _LatestSlot[_View] = _LatestSlot()
         self._thread: threading.Thread | None = None
+        self._prefetch = bool(prefetch)
+        self._prefetch_slot: _LatestSlot[list[_View]] = _LatestSlot()
+        self._prefetcher: threading.Thread | None = None
+        self._rendered: dict[str, int] | None = None  # position of the last frame
         self._frames = 0
         self._frontend = False
         self._last: _Frame | None = None
@@ -783,9 +845,10 @@ class Viewer(anywidget.AnyWidget):
         """Stop the renderer thread and close the widget."""
         if hasattr(self, "_slot"):  # not when the constructor failed
             self._slot.close()
-        thread = getattr(self, "_thread", None)
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=10)
+            self._prefetch_slot.close()
+        for thread in (getattr(self, "_thread", None), getattr(self, "_prefetcher", None)):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=10)
         super().close()
 
     # -- state
@@ -915,6 +978,35 @@ class Viewer(anywidget.AnyWidget):
                 self._report_error(view, exc)
                 continue
             self._publish(frame)
+            self._plan_prefetch(view)
+
+    def _plan_prefetch(self, view: _View) -> None:
+        previous, self._rendered = self._rendered, dict(view.position)
+        if not self._prefetch or not self._slot.empty():
+            return
+        sizes = {d["name"]: int(d["size"]) for d in self.dims}
+        views = [
+            replace(view, request=None, position=position)
+            for position in _neighbours(view.position, previous, sizes)
+        ]
+        if not views:
+            return
+        self._prefetch_slot.put(views)
+        if self._prefetcher is None:
+            self._prefetcher = threading.Thread(
+                target=self._run_prefetch, name=f"bioshare-prefetch-{self.model_id}", daemon=True
+            )
+            self._prefetcher.start()
+
+    def _run_prefetch(self) -> None:
+        while (views := self._prefetch_slot.take()) is not None:
+            for view in views:
+                if not (self._prefetch_slot.empty() and self._slot.empty()):
+                    break  # the user moved on: these neighbours are stale
+                try:
+                    self._scene.prefetch(view)
+                except Exception:  # the renderer reports it if the user gets there
+                    break
 
     def _render(self, view: _View) -> _Frame:
         """Render a view, with automatic contrast limits kept in the ``channels`` trait."""
@@ -961,6 +1053,26 @@ class Viewer(anywidget.AnyWidget):
         with self._lock:
             if self._slot.empty():
                 self.loading = False
+
+
+def _neighbours(
+    position: Mapping[str, int], previous: Mapping[str, int] | None, sizes: Mapping[str, int]
+) -> list[dict[str, int]]:
+    """Positions worth reading ahead: along the axis last moved, two ahead and one behind.
+
+    Before any move, along ``z`` (else the last slider axis), forwards.
+    """
+    if not sizes:
+        return []
+    moved = [d for d in sizes if previous is not None and previous.get(d) != position.get(d)]
+    dim = moved[0] if moved else ("z" if "z" in sizes else list(sizes)[-1])
+    here = int(position.get(dim, 0))
+    step = -1 if moved and previous is not None and here < previous.get(dim, 0) else 1
+    found = []
+    for offset in (step, -step, 2 * step):
+        if 0 <= here + offset < sizes[dim]:
+            found.append({**position, dim: here + offset})
+    return found
 
 
 def _canvas_size(width: int, height: int) -> tuple[int, int]:

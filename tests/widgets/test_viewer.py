@@ -327,6 +327,95 @@ def test_rapid_requests_do_not_build_a_backlog(viewers, tree, monkeypatch):
         assert viewer.comm.cond.wait_for(lambda: not viewer.loading, timeout=TIMEOUT)
 
 
+def cached_planes(viewer: Viewer) -> set[int]:
+    """The z indices of the image windows in the viewer's window cache."""
+    found = set()
+    for _array, indexers in list(viewer._scene._windows._items):
+        fields = dict(indexers)
+        if isinstance(fields.get("c"), tuple):  # image windows (labels have no channels)
+            found.add(fields["z"])
+    return found
+
+
+def test_the_next_planes_are_read_ahead_while_the_user_looks(viewers, tree):
+    viewer = viewers(tree, width=128, height=128)
+    fixed_contrast(viewer, LIMITS)
+    request(viewer, 1, position={"z": 1})
+    wait_until(lambda: cached_planes(viewer) == {0, 1, 2, 3})  # z=1, then 2, 0 and 3
+    reads = []
+    load = viewer._scene._windows.load
+    viewer._scene._windows.load = lambda key, read: load(key, lambda: reads.append(key) or read())
+    _, frame = request(viewer, 2, position={"z": 2})
+    assert reads == []  # drawn from what was read ahead
+    np.testing.assert_allclose(frame[..., :3], reference(0, 2, LIMITS), atol=1)
+
+
+def test_read_ahead_follows_the_direction_of_the_last_move(viewers, tree):
+    viewer = viewers(tree, width=128, height=128, prefetch=False)
+    assert viewer._prefetcher is None
+    from bioshare.widgets.viewer import _neighbours
+
+    sizes = {"t": 2, "z": 4}
+    assert _neighbours({"t": 0, "z": 1}, None, sizes) == [
+        {"t": 0, "z": 2},
+        {"t": 0, "z": 0},
+        {"t": 0, "z": 3},
+    ]
+    assert _neighbours({"t": 0, "z": 1}, {"t": 0, "z": 2}, sizes) == [
+        {"t": 0, "z": 0},
+        {"t": 0, "z": 2},
+    ]
+    assert _neighbours({"t": 1, "z": 3}, {"t": 0, "z": 3}, sizes) == [{"t": 0, "z": 3}]
+    assert _neighbours({}, None, {}) == []
+    request(viewer, 1)
+    request(viewer, 2, position={"z": 1})
+    assert viewer._prefetcher is None  # prefetch=False reads only what is shown
+    assert cached_planes(viewer) == {0, 1}
+
+
+def test_a_window_being_read_is_read_once():
+    from bioshare.widgets.viewer import _WindowCache
+
+    cache = _WindowCache(2**20)
+    started, release = threading.Event(), threading.Event()
+    calls = []
+
+    def slow_read():
+        calls.append(1)
+        started.set()
+        assert release.wait(TIMEOUT)
+        return np.ones((1, 2, 2))
+
+    results = []
+    first = threading.Thread(target=lambda: results.append(cache.load("k", slow_read)))
+    first.start()
+    assert started.wait(TIMEOUT)
+    second = threading.Thread(target=lambda: results.append(cache.load("k", slow_read)))
+    second.start()
+    release.set()
+    first.join(TIMEOUT)
+    second.join(TIMEOUT)
+    assert len(calls) == 1
+    assert len(results) == 2
+    assert results[0] is results[1]
+
+    def failing():
+        raise OSError("chunk unavailable")
+
+    with pytest.raises(OSError, match="unavailable"):
+        cache.load("bad", failing)
+    assert cache.load("bad", lambda: np.zeros((1, 1, 1))).shape == (1, 1, 1)  # retried
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
+    event = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        event.wait(0.01)
+    raise AssertionError("condition not met within the timeout")
+
+
 def test_a_failing_frame_reports_and_the_next_one_works(viewers, tree, monkeypatch):
     viewer = viewers(tree, width=64, height=64)
     render = viewer._scene.render
