@@ -16,8 +16,9 @@ How
   filled with a new value; its latency is drawnAt - sentAt of the request it created.
   "first view": planes never shown before; "cached": the same planes again.
 - scrub: 50 slider inputs, one every 16 ms (as a drag), without waiting for frames;
-  "settled" is the time from the last input (the last request's sentAt) to that request's
-  frame being drawn.
+  "settled" is the time from the last input to the frame showing it being drawn. (The
+  Viewer keeps one request on its way; inputs made meanwhile go in the next one, so
+  times run from each request's ``inputAt``, its latest input, not its ``sentAt``.)
 - the Viewer reads ahead (the planes next to the one shown) by default; each run measures
   it twice, with read-ahead and without (``prefetch=False``), in fresh kernels, so the cost
   of a plane that must come from the server is in the figures too.
@@ -168,15 +169,33 @@ def last_request(page: Any) -> int:
     return int(page.evaluate("() => window.__bioshareViewer.nextRequest - 1"))
 
 
-def change_plane(page: Any, slider: Any, z: int) -> float:
-    """Move the z slider to ``z``; returns ms from the request to its frame drawn."""
+def change_plane(page: Any, slider: Any, z: int) -> dict[str, float]:
+    """Move the z slider to ``z``; returns the request's times (ms).
+
+    ``total`` from the request to its frame drawn; of it, ``waited`` in the kernel before
+    rendering started, ``render`` reading and compositing, and ``transport`` the rest
+    (messages both ways, the browser decoding and drawing the frame).
+    """
     before = last_request(page)
     slider.fill(str(z))
-    request = last_request(page)
-    if request == before:
-        raise RuntimeError(f"moving z to {z} sent no request")
-    record = wait_drawn(page, request)
-    return float(record["drawnAt"] - record["sentAt"])
+    page.wait_for_function("n => window.__bioshareViewer.nextRequest - 1 > n", arg=before)
+    return split(wait_drawn(page, last_request(page)))
+
+
+def split(record: dict[str, Any]) -> dict[str, float]:
+    """The times of one request (ms): total, and of it queued (in the page, behind a request
+    on its way), waited (in the kernel), render, and transport (messages, decoding, drawing).
+    """
+    # From the input (a change made while a request is on its way waits for it, merged
+    # with later ones) to the frame drawn.
+    total = float(record["drawnAt"] - record["inputAt"])
+    waited, render = float(record["waitedMs"]), float(record["renderMs"])
+    return {
+        "total": total,
+        "waited": waited,
+        "render": render,
+        "transport": total - waited - render,
+    }
 
 
 def scrub(page: Any, slider: Any, positions: list[int]) -> dict[str, Any]:
@@ -195,6 +214,7 @@ def scrub(page: Any, slider: Any, positions: list[int]) -> dict[str, Any]:
            }""",
         [positions, SCRUB_GAP_MS],
     )
+    page.wait_for_function("() => window.__bioshareViewer.queued === 0")  # the last one sent
     last = last_request(page)
     record = wait_drawn(page, last)
     page.wait_for_timeout(500)  # frames still on their way would be counted too
@@ -206,8 +226,9 @@ def scrub(page: Any, slider: Any, positions: list[int]) -> dict[str, Any]:
     drawn_total, records = reg
     return {
         "requests": last - first + 1,
-        "input_ms": records[-1]["sentAt"] - records[0]["sentAt"],
-        "settled_ms": record["drawnAt"] - record["sentAt"],
+        "input_ms": records[-1]["inputAt"] - records[0]["sentAt"],
+        "settled_ms": record["drawnAt"] - record["inputAt"],
+        "last": split(record),
         "requests_drawn": sum(r["drawnAt"] is not None for r in records),
         "frames_drawn": drawn_total - frames,
     }
@@ -251,9 +272,13 @@ def run_browser(lab: Lab, notebook: str, planes: int, repeat: int) -> dict[str, 
 # -- report ----------------------------------------------------------------------------------
 
 
-def summary(times: list[float]) -> dict[str, float]:
+def summary(records: list[dict[str, float]]) -> dict[str, float]:
+    times = [r["total"] for r in records]
     p95 = statistics.quantiles(times, n=20, method="inclusive")[-1] if len(times) > 1 else times[0]
-    return {"n": len(times), "p50": statistics.median(times), "p95": p95, "max": max(times)}
+    parts = {k: statistics.median(r[k] for r in records) for k in ("waited", "render", "transport")}
+    return {"n": len(times), "p50": statistics.median(times), "p95": p95, "max": max(times)} | {
+        f"{k}_p50": v for k, v in parts.items()
+    }
 
 
 def verdict(value: float, target: float) -> str:
@@ -264,18 +289,26 @@ def report(result: dict[str, Any], title: str) -> dict[str, Any]:
     stats = {name: summary(result[name]) for name in ("first_view", "cached")}
     s = result["scrub"]
     print(f"\n{title}: Viewer 768 x 768, image {result['image']}, level {result['level']}")
-    print(f"{'plane change':<14}{'n':>4}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}  targets")
+    print(
+        f"{'plane change':<14}{'n':>4}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}"
+        f"  p50 of: {'waited':>6}{'render':>7}{'transport':>10}  targets"
+    )
     for name, st in stats.items():
         checks = (
             f"p50<150 {verdict(st['p50'], TARGETS['p50'])}, "
             f"p95<300 {verdict(st['p95'], TARGETS['p95'])}"
         )
-        row = f"{st['p50']:>10.1f}{st['p95']:>10.1f}{st['max']:>10.1f}"
-        print(f"{name:<14}{st['n']:>4}{row}  {checks}")
+        row = f"{st['p50']:>8.1f}{st['p95']:>8.1f}{st['max']:>8.1f}"
+        parts = f"{st['waited_p50']:>6.1f}{st['render_p50']:>7.1f}{st['transport_p50']:>10.1f}"
+        print(f"{name:<14}{st['n']:>4}{row}          {parts}  {checks}")
     print(
-        f"scrub: {s['requests']} inputs in {s['input_ms']:.0f} ms, settled {s['settled_ms']:.1f} ms"
+        f"scrub: {SCRUB} inputs in {s['input_ms']:.0f} ms, sent as {s['requests']} requests,"
+        f" settled {s['settled_ms']:.1f} ms"
         f" after the last input (<300 {verdict(s['settled_ms'], TARGETS['settled'])}),"
-        f" {s['frames_drawn']} frames drawn ({s['requests_drawn']} of the requests)"
+        f" {s['frames_drawn']} frames drawn ({s['requests_drawn']} of the requests);"
+        f" the last input queued {s['last']['queued']:.0f} ms in the page, waited"
+        f" {s['last']['waited']:.0f} in the kernel, rendered in {s['last']['render']:.0f},"
+        f" transport {s['last']['transport']:.0f}"
     )
     return {**result, "summary": stats}
 

@@ -19,7 +19,7 @@ every field but ``type`` and ``request`` optional; kernel to browser::
 
     {"type": "frame", "request": 7 | null, "frame": 12, "width": w, "height": h,
      "level": 1, "viewport": [x0, y0, x1, y1], "scalebar": {"length": 93.0,
-     "label": "10 µm"}, "elapsed_ms": 8.1}                  + one RGBA buffer (h*w*4)
+     "label": "10 µm"}, "elapsed_ms": 8.1, "waited_ms": 0.4}  + one RGBA buffer (h*w*4)
     {"type": "probe", "request": 3, "x": 10.5, "y": 20.25, "values": {"DAPI": 812},
      "labels": {"nuclei": 4}}
     {"type": "error", "request": 7 | null, "message": "..."}
@@ -126,6 +126,7 @@ class _View:
     canvas: tuple[int, int]
     channels: tuple[_ChannelView, ...]
     labels_visible: bool
+    asked: float = field(default_factory=time.perf_counter, compare=False)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,7 @@ class _Frame:
     image_window: _Window | None = None
     label_windows: list[_Window] = field(default_factory=list)
     elapsed_ms: float = 0.0
+    waited_ms: float = 0.0  # from the request to the start of its rendering
 
 
 class _Scene:
@@ -297,6 +299,7 @@ class _Scene:
         frame.rgba[..., 3] = np.where(mask, 255, 0)
         frame.scalebar = self.scale_bar(viewport, width)
         frame.elapsed_ms = (time.perf_counter() - started) * 1000
+        frame.waited_ms = (started - view.asked) * 1000
         assert frame.rgba.shape == (height, width, 4)
         return frame
 
@@ -1038,6 +1041,7 @@ class Viewer(anywidget.AnyWidget):
             "viewport": list(frame.viewport),
             "scalebar": {"length": frame.scalebar[0], "label": frame.scalebar[1]},
             "elapsed_ms": round(frame.elapsed_ms, 2),
+            "waited_ms": round(frame.waited_ms, 2),
         }
         self.send(message, [frame.rgba.tobytes()])
         self._idle_if_done()

@@ -6,12 +6,13 @@ const WHEEL_ZOOM = 1.0015; // zoom factor per wheel deltaY pixel
 const MOST_ZOOMED_IN = 1 / 32; // level-0 pixels per screen pixel
 const MOST_ZOOMED_OUT = 4; // times the whole-image view
 const KEEP_REQUESTS = 5000;
+const IN_FLIGHT = 1; // view requests on their way at once; later changes wait, merged
 
 // Shared by every viewer on the page: request ids are unique across them, and a benchmark
 // reads when each request was sent and when its frame was drawn.
 function registry() {
   if (!globalThis.__bioshareViewer) {
-    globalThis.__bioshareViewer = { nextRequest: 1, requests: {}, framesDrawn: 0 };
+    globalThis.__bioshareViewer = { nextRequest: 1, requests: {}, framesDrawn: 0, queued: 0 };
   }
   return globalThis.__bioshareViewer;
 }
@@ -50,6 +51,18 @@ function fitViewport([x0, y0, x1, y1], [width, height]) {
   return [cx - hw, cy - hh, cx + hw, cy + hh];
 }
 
+// Two view requests' fields as one: later values win; channel edits merge by name.
+function mergePatch(older, newer) {
+  const merged = { ...older, ...newer };
+  if (older.position && newer.position) merged.position = { ...older.position, ...newer.position };
+  if (older.channels && newer.channels) {
+    const byName = new Map(older.channels.map((c) => [c.name, { ...c }]));
+    for (const c of newer.channels) byName.set(c.name, { ...byName.get(c.name), ...c });
+    merged.channels = [...byName.values()];
+  }
+  return merged;
+}
+
 class ViewerView {
   constructor(model, el) {
     this.model = model;
@@ -62,6 +75,8 @@ class ViewerView {
     this.latest = 0; // last request this view sent
     this.answered = 0; // highest request answered by a frame or an error
     this.pending = {}; // "position", "channels:<name>:<field>"... -> request carrying it
+    this.sent = []; // requests on their way (not yet answered)
+    this.queued = null; // { patch, keys, inputAt }: changes waiting for a request to finish
     this.frame = null; // { viewport, scalebar } of the last frame drawn
     this.probe = { latest: 0, busy: false, next: null };
     this.timer = null;
@@ -206,15 +221,33 @@ class ViewerView {
 
   // -- requests and messages
 
+  // Ask the kernel for a frame. With a request already on its way the change waits, merged
+  // with any others, and goes when that request is answered: however fast a slider moves,
+  // the kernel gets one request at a time and the last position always follows.
   request(patch, keys = []) {
     const reg = registry();
+    if (this.queued === null) reg.queued += 1;
+    const queued = this.queued ?? { patch: {}, keys: [] };
+    this.queued = { patch: mergePatch(queued.patch, patch), keys: [...queued.keys, ...keys] };
+    this.queued.inputAt = performance.now();
+    for (const key of keys) this.pending[key] = Infinity; // not sent yet: the local value wins
+    if (this.sent.length < IN_FLIGHT) this.flush();
+    this.updateLoading();
+  }
+
+  flush() {
+    if (this.queued === null) return;
+    const { patch, keys, inputAt } = this.queued;
+    this.queued = null;
+    const reg = registry();
+    reg.queued -= 1;
     const id = reg.nextRequest++;
-    reg.requests[id] = { sentAt: performance.now(), drawnAt: null, frame: null };
+    reg.requests[id] = { inputAt, sentAt: performance.now(), drawnAt: null, frame: null };
     delete reg.requests[id - KEEP_REQUESTS];
     this.latest = id;
+    this.sent.push(id);
     for (const key of keys) this.pending[key] = id;
     this.model.send({ type: "view", request: id, ...patch });
-    this.updateLoading();
   }
 
   isPending(key) {
@@ -342,6 +375,8 @@ class ViewerView {
     if (msg.request !== null && reg.requests[msg.request]) {
       reg.requests[msg.request].drawnAt = drawnAt;
       reg.requests[msg.request].frame = msg.frame;
+      reg.requests[msg.request].renderMs = msg.elapsed_ms;
+      reg.requests[msg.request].waitedMs = msg.waited_ms;
     }
     this.answer(msg.request);
   }
@@ -352,6 +387,12 @@ class ViewerView {
   }
 
   answer(request) {
+    if (request !== null) {
+      // The kernel answers the newest request it holds (of any view of this widget; ids
+      // are shared): every older one is done.
+      this.sent = this.sent.filter((id) => id > request);
+      if (this.sent.length < IN_FLIGHT) this.flush();
+    }
     if (request !== null && request <= this.latest) {
       this.answered = Math.max(this.answered, request);
       this.syncPosition();
@@ -363,7 +404,8 @@ class ViewerView {
   }
 
   updateLoading() {
-    const loading = this.latest > this.answered || this.model.get("loading");
+    const loading =
+      this.latest > this.answered || this.queued !== null || this.model.get("loading");
     this.spinner.hidden = !loading;
     this.spinner.dataset.state = loading ? "loading" : "idle";
   }
@@ -526,6 +568,8 @@ class ViewerView {
 
   destroy() {
     clearTimeout(this.timer);
+    if (this.queued !== null) registry().queued -= 1;
+    this.queued = null;
     for (const [target, event, callback] of this.listeners) target.off(event, callback);
     this.listeners = [];
   }
