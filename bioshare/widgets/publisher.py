@@ -10,11 +10,11 @@ browser sends it only inside the ``publish`` message, and Python passes it on to
 `bioshare.publish` as a local variable. It is never kept on the widget, logged, or shown in
 an error, so it cannot end up in a saved notebook.
 
-Progress: `bioshare.publish` reports progress through tqdm bars only, with no callback, so
-the widget watches what publishing leaves on disk instead: the publishing journal (which
-files the server confirmed) for Zenodo and InvenioRDM, the files copied so far for the local
-repository. Bytes within a file being uploaded are not visible that way: the progress then
-says ``indeterminate``.
+Progress: the widget shows what is certain rather than bytes sent: the publishing journal
+(which files the server confirmed holding, with their checksums) for Zenodo and InvenioRDM,
+and the bytes copied so far for the local repository. A file on its way to a server is
+shown as ``indeterminate`` until the server confirms it (its bytes can all be sent while
+the server still checks them).
 """
 
 from __future__ import annotations
@@ -444,9 +444,8 @@ def _result(publication: Publication) -> dict[str, Any]:
 class _ProgressWatcher:
     """Sets a publisher's `progress` from what publishing leaves on disk, every 0.25 s.
 
-    ``bioshare.publish`` has no progress callback. For Zenodo and InvenioRDM the journal
-    says which files the server holds; for the local repository the staging folder shows
-    the bytes copied so far.
+    For Zenodo and InvenioRDM the journal says which files the server holds; for the local
+    repository the staging folder shows the bytes copied so far.
     """
 
     def __init__(self, widget: Publisher, arguments: dict[str, Any]) -> None:
