@@ -15,7 +15,11 @@ from bioshare.ngff.validate import ValidationReport, validate
 
 # Loaded on first use: they import pydantic, rocrate and friends, which `import bioshare`
 # does not need.
-_LAZY = {"publish": "bioshare.publishing.api", "metadata": "bioshare.metadata"}
+_LAZY = {
+    "publish": "bioshare.publishing.api",
+    "metadata": "bioshare.metadata",
+    "privacy": "bioshare.privacy",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -23,7 +27,7 @@ def __getattr__(name: str) -> object:
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        return module if name == "metadata" else getattr(module, name)
+        return module if name in ("metadata", "privacy") else getattr(module, name)
     raise AttributeError(f"module 'bioshare' has no attribute {name!r}")
 
 
@@ -37,6 +41,7 @@ __all__ = [
     "open_multiscales",
     "open_ome_zarr",
     "open_plate",
+    "privacy",
     "publish",
     "search",
     "validate",

@@ -97,10 +97,31 @@ def _parser() -> argparse.ArgumentParser:
 
     add_publish_arguments(publish)
 
+    fetch = command("fetch", "download data sets into the cache (checked by sha256)", _fetch)
+    fetch.add_argument("what", choices=["course"], help="which data: the course datasets")
+    fetch.add_argument("--mirror", help="base URL of a mirror (default: BIOSHARE_DATA_MIRROR)")
+    fetch.add_argument(
+        "--build-mirror",
+        type=Path,
+        metavar="DIR",
+        help="build the files into DIR (offline) for `bioshare serve DIR`, instead of fetching",
+    )
+
     validate = command("validate", "check an OME-Zarr against the OME-NGFF spec", _validate)
     validate.add_argument("source", help="URL or path of an OME-Zarr")
     validate.add_argument("--strict", action="store_true", help="apply the strict schemas")
     validate.add_argument("--json", action="store_true", help="print JSON")
+
+    from bioshare.privacy import commands as privacy_commands
+
+    convert = command(
+        "convert", "convert DICOM or NIfTI (or OME-Zarr) to OME-Zarr", privacy_commands.run_convert
+    )
+    privacy_commands.add_convert_arguments(convert)
+    privacy = command(
+        "privacy", "find and remove identifying data in DICOM/NIfTI", privacy_commands.run_privacy
+    )
+    privacy_commands.add_privacy_arguments(privacy)
     return parser
 
 
@@ -114,6 +135,20 @@ def _publish(args: argparse.Namespace) -> int:
     from bioshare.publishing.commands import run
 
     return run(args)
+
+
+def _fetch(args: argparse.Namespace) -> int:
+    from bioshare.datasets import build_course_mirror, fetch_course
+
+    if args.build_mirror is not None:
+        files = build_course_mirror(args.build_mirror, log=print)
+        print(f"{len(files)} course files in {args.build_mirror}; serve them to learners with")
+        print(f"  bioshare serve {args.build_mirror} --host 0.0.0.0 --port 8000")
+        print("and set BIOSHARE_DATA_MIRROR=http://<this machine>:8000 on their side")
+        return 0
+    files = fetch_course(args.mirror, progress=sys.stderr.isatty(), log=print)
+    print(f"{len(files)} course files ready in {next(iter(files.values())).parent}")
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -3,7 +3,8 @@
 Tests, the demo and real use all run the same code; only these values differ.
 ``BIOSHARE_<NAME>_URL`` overrides a service's base URL, ``BIOSHARE_CACHE_DIR`` the
 cache folder, ``BIOSHARE_TIMEOUT`` the network timeout in seconds and
-``BIOSHARE_OFFLINE=1`` answers from caches only. A running ``bioshare demo`` or
+``BIOSHARE_OFFLINE=1`` answers from caches only, ``BIOSHARE_DATA_MIRROR`` names a mirror of
+the course data (`bioshare.datasets`). A running ``bioshare demo`` or
 ``bioshare serve`` registers its URL (`register_service`) so that other processes of the
 same user find it without being told.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 __all__ = [
     "DEFAULT_URLS",
     "cache_dir",
+    "data_mirror",
     "offline",
     "register_service",
     "registered_service",
@@ -47,6 +49,8 @@ DEFAULT_URLS: dict[str, str] = {
     "ols": "https://www.ebi.ac.uk/ols4",
     "datacite": "https://api.datacite.org",
     "datacite_test": "https://api.test.datacite.org",
+    # The Cancer Imaging Archive's public NBIA search API (no account needed)
+    "tcia": "https://services.cancerimagingarchive.net/nbia-api/services/v1",
     "local": "http://127.0.0.1:8765",
 }
 
@@ -132,6 +136,11 @@ def retries() -> int:
 def offline() -> bool:
     """True when ``BIOSHARE_OFFLINE`` asks for answers from caches only."""
     return os.environ.get("BIOSHARE_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
+def data_mirror() -> str | None:
+    """Base URL of a course data mirror (``BIOSHARE_DATA_MIRROR``), or None."""
+    return os.environ.get("BIOSHARE_DATA_MIRROR", "").rstrip("/") or None
 
 
 def cache_dir() -> Path:

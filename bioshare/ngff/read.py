@@ -91,9 +91,10 @@ def open_image(
     chunks: Any = None,
     storage_options: dict[str, Any] | None = None,
     version: str | None = None,
-    series: int | str = 0,
+    series: int | str | None = None,
+    format: str | None = None,
 ) -> xr.DataArray:
-    """Open one pyramid level of an OME-Zarr image as a lazy `xarray.DataArray`.
+    """Open one pyramid level of an OME-Zarr image, a DICOM series or a NIfTI volume.
 
     Opening reads metadata only, in two round trips; selecting a plane then reads just the
     chunks it touches, all at once.
@@ -113,7 +114,11 @@ def open_image(
     version
         The NGFF version when known ("0.4", "0.5"), which saves one request.
     series
-        For a bioformats2raw layout, which series (its path) to open.
+        For a bioformats2raw layout, which series (its path) to open; for DICOM, the
+        SeriesInstanceUID or index of the series (see `bioshare.formats.open_dicom`).
+    format
+        "ome-zarr", "dicom" or "nifti"; by default guessed from the name (``.nii``,
+        ``.nii.gz``, ``.dcm``, a ``.zip`` or folder of DICOM files) without a request.
 
     Returns
     -------
@@ -122,8 +127,20 @@ def open_image(
         a ``c`` coordinate from the omero channel labels; ``attrs`` hold the source URL,
         units, channel colors and windows.
     """
-    ctx = _Context.open(source, storage_options, version)
-    return sync(_open_image(ctx, "", level, chunks, series))
+    from bioshare.formats.dispatch import open_any
+
+    def ome_zarr() -> xr.DataArray:
+        ctx = _Context.open(source, storage_options, version)
+        return sync(_open_image(ctx, "", level, chunks, 0 if series is None else series))
+
+    return open_any(
+        source,
+        ome_zarr,
+        format=format,
+        series=series,
+        chunks=chunks,
+        storage_options=storage_options,
+    )
 
 
 def open_multiscales(

@@ -50,6 +50,7 @@ def publish(
     url: str | None = None,
     local_root: str | os.PathLike[str] | None = None,
     progress: Progress = True,
+    allow_identifiable: bool = False,
 ) -> Publication | PublishPlan:
     """Publish a dataset with its metadata.
 
@@ -86,6 +87,10 @@ def publish(
         Show progress bars (per file and overall); or a callable that receives a dict
         ``{"stage", "file", "file_done", "file_total", "done", "total"}`` after each block
         (for widgets).
+    allow_identifiable
+        Publish DICOM/NIfTI files even though `bioshare.privacy.scan` finds identifying
+        data in them (for data that is legitimately public); logged as a warning. Without
+        it such data is refused with `bioshare.privacy.IdentifiableDataError`.
 
     Returns
     -------
@@ -96,6 +101,9 @@ def publish(
     kind, base = _target(target, sandbox)
     source = Path(path).expanduser().resolve()
     found = sources.collect(source)
+    from bioshare.privacy.gate import check_publishable  # scans only DICOM/NIfTI files
+
+    check_publishable([p for p, _ in found], allow_identifiable=allow_identifiable)
     if kind == "datacite":
         _require(study, kind)
         return _register_datacite(study, url, sandbox, dry_run, source)

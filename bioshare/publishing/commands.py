@@ -31,6 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--resume", action="store_true", help="finish the last interrupted publication"
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--allow-identifiable",
+        action="store_true",
+        help="publish DICOM/NIfTI data even if it holds identifying data (public data; logged)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         url=args.url,
         local_root=args.local_root,
         progress=not args.no_progress,
+        allow_identifiable=getattr(args, "allow_identifiable", False),
     )
     if not isinstance(result, Publication):
         print(result)

@@ -47,7 +47,12 @@ class Term:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """One image of a dataset, with its OME-Zarr URL when one exists."""
+    """One image of a dataset: its OME-Zarr URL, or a file to download (DICOM, NIfTI).
+
+    ``format`` is None for OME-Zarr, else ``"dicom"`` (a zip of a DICOM series, or one
+    file) or ``"nifti"``; ``download_url`` is where that file is. ``storage_options``
+    (fsspec options, e.g. the headers that authenticate) never show in a repr.
+    """
 
     repository: str
     id: str
@@ -58,20 +63,26 @@ class ImageRef:
     dims: tuple[str, ...] | None = None
     dataset_id: str | None = None
     thumbnail_url: str | None = None
-    storage_options: dict[str, Any] | None = field(default=None, compare=False)
+    storage_options: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    format: str | None = None
+    download_url: str | None = None
 
     def open(self, **kwargs: Any) -> xr.DataArray:
-        """Open the image lazily with `bioshare.open_image`."""
-        if not self.zarr_url:
-            raise RepositoryError(
-                f"{self.repository} image {self.id} ({self.name}) has no OME-Zarr URL; "
-                "only images published as OME-Zarr can be streamed"
-            )
+        """Open the image lazily with `bioshare.open_image` (OME-Zarr, DICOM or NIfTI)."""
         from bioshare.ngff.read import open_image
 
         if self.storage_options is not None:
             kwargs.setdefault("storage_options", self.storage_options)
-        return open_image(self.zarr_url, **kwargs)
+        if self.zarr_url:
+            return open_image(self.zarr_url, **kwargs)
+        if self.download_url:
+            if self.format is not None:
+                kwargs.setdefault("format", self.format)
+            return open_image(self.download_url, **kwargs)
+        raise RepositoryError(
+            f"{self.repository} image {self.id} ({self.name}) has no OME-Zarr URL nor a "
+            "DICOM/NIfTI download_url: only images published in one of those can be opened"
+        )
 
 
 @dataclass(frozen=True)

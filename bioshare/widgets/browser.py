@@ -494,7 +494,7 @@ class Browser(anywidget.AnyWidget):
         """Set ``selected`` (unless superseded) and tell the `on_open` callbacks."""
         record = self._record(repository, id)
         ref = _pick(self._image_list(repository, id), image, repository, id)
-        if not ref.zarr_url:
+        if not ref.zarr_url and not ref.download_url:
             ref.open()  # raises the explanation: only OME-Zarr images can be streamed
         with self._lock:
             if task != self._task:
@@ -649,6 +649,8 @@ def _image(ref: ImageRef) -> dict[str, Any]:
         "id": ref.id,
         "name": ref.name,
         "zarr_url": ref.zarr_url,
+        "download_url": ref.download_url,  # a DICOM series or NIfTI volume, opened whole
+        "format": ref.format or "ome-zarr",
         "shape": list(ref.shape) if ref.shape else None,
         "dtype": ref.dtype,
         "dims": list(ref.dims) if ref.dims else None,
@@ -721,10 +723,14 @@ def _pick(images: list[ImageRef], image: str | None, repository: str, id: str) -
 
 
 def _open_data(ref: ImageRef) -> Any:
-    """The image as the viewer takes it: every pyramid level and the labels, lazily."""
+    """The image as the viewer takes it: every pyramid level and the labels, lazily.
+
+    A DICOM series or NIfTI volume (``download_url``, no OME-Zarr) is one level.
+    """
     from bioshare.ngff.read import open_multiscales
 
-    assert ref.zarr_url is not None
+    if ref.zarr_url is None:
+        return ref.open()
     return open_multiscales(ref.zarr_url, labels=True, storage_options=ref.storage_options)
 
 

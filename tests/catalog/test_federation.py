@@ -40,9 +40,10 @@ def test_every_repository_answers_and_contributes(federation: Federation) -> Non
         "zenodo": True,
         "ssbd": True,
         "empiar": True,
+        "tcia": True,
     }
     assert all(s.count > 0 for s in results.statuses)
-    assert {r.repository for r in results} == {"idr", "bia", "zenodo", "ssbd", "empiar"}
+    assert {r.repository for r in results} == {"idr", "bia", "zenodo", "ssbd", "empiar", "tcia"}
     assert results.errors == []
 
 
@@ -82,7 +83,7 @@ def test_one_broken_and_one_hanging_repository(federation: Federation) -> None:
     assert set(failed) == {"zenodo", "ssbd"}
     assert "HTTP 500" in str(failed["zenodo"])
     assert failed["ssbd"] == "no answer within 1.5 s"
-    assert {r.repository for r in results} == {"idr", "bia", "empiar"}
+    assert {r.repository for r in results} == {"idr", "bia", "empiar", "tcia"}
 
 
 def test_images_of_every_repository_stream(federation: Federation) -> None:

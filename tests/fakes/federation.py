@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from fakes import bia, empiar, idr, ssbd, zenodo_records
+from fakes import bia, empiar, idr, ssbd, tcia, zenodo_records
 from fakes.service import FakeService
 
 __all__ = ["Federation", "public_fakes"]
@@ -35,7 +35,10 @@ class Federation:
 
 @contextlib.contextmanager
 def public_fakes(root: Path) -> Iterator[Federation]:
-    """Start fake IDR, BIA, Zenodo, EMPIAR and SSBD services serving real OME-Zarr from ``root``."""
+    """Start fake IDR, BIA, Zenodo, EMPIAR, SSBD and TCIA services, with data under ``root``.
+
+    The first five serve real OME-Zarr; TCIA serves synthetic DICOM series.
+    """
     (root / "zenodo").mkdir(parents=True, exist_ok=True)
     zarr_zip = zenodo_records.build_ome_zarr_zip(root / "zenodo")
     fakes: dict[str, FakeService] = {
@@ -44,6 +47,7 @@ def public_fakes(root: Path) -> Iterator[Federation]:
         "zenodo": zenodo_records.FakeZenodoRecords(zenodo_records.seed({zarr_zip.key: zarr_zip})),
         "empiar": empiar.FakeEMPIAR(empiar.build_files(root / "empiar")),
         "ssbd": ssbd.FakeSSBD(ssbd.build_zarr_tree(root / "ssbd")),
+        "tcia": tcia.FakeTCIA(tcia.seed(root / "tcia")),
     }
     with contextlib.ExitStack() as stack:
         for fake in fakes.values():
@@ -60,6 +64,7 @@ def public_fakes(root: Path) -> Iterator[Federation]:
             "BIOSHARE_EBISEARCH_URL": f"{urls['empiar']}/ebisearch/ws/rest",
             "BIOSHARE_EMPIAR_FILES_URL": f"{urls['empiar']}/files",
             "BIOSHARE_SSBD_URL": f"{urls['ssbd']}/SSBD",
+            "BIOSHARE_TCIA_URL": f"{urls['tcia']}{tcia.API}",
         }
         yield Federation(fakes, env)
         for fake in fakes.values():  # release hung requests before the servers stop

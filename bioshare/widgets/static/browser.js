@@ -358,8 +358,12 @@ function render({ model, el }) {
       class: "bsb-button bsb-open",
       testid: "browser-open",
       dataset: { image: image.id },
-      disabled: !image.zarr_url,
-      title: image.zarr_url ? `Open ${image.zarr_url}` : "Not available as OME-Zarr: cannot be streamed",
+      disabled: !(image.zarr_url || image.download_url),
+      title: image.zarr_url
+        ? `Open ${image.zarr_url}`
+        : image.download_url
+          ? `Download and open the ${image.format.toUpperCase()} image`
+          : "Not available as OME-Zarr: cannot be streamed",
     }, "Open");
     open.addEventListener("click", () => send({ type: "open", repository: d.repository, id: d.id, image: image.id }));
     const facts = [
