@@ -186,7 +186,10 @@ def _canonical(array: xr.DataArray) -> xr.DataArray:
         )
     spatial_order = [d for d in ("z", "y", "x") if d in dims]
     order = [d for d in dims if _axis_type(d) == "time"] + others + spatial_order
-    return array.transpose(*order)
+    # Coordinates that are not an axis (a scalar left by .sel(c="DAPI") or .isel(t=0), or
+    # an auxiliary one) have no place in NGFF metadata.
+    extra = [name for name in array.coords if name not in array.dims]
+    return array.drop_vars(extra).transpose(*order)
 
 
 def _axes(array: xr.DataArray) -> list[_Axis]:

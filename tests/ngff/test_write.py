@@ -237,3 +237,18 @@ def test_levels_of_an_image_without_coordinates_have_growing_scales(tmp_path):
     assert len(scales) >= 2
     assert scales == [[1.0, 2.0**n, 2.0**n] for n in range(len(scales))]
     assert bioshare.validate(path).ok
+
+
+def test_a_selection_with_scalar_coordinates_is_written(tmp_path):
+    """``image.sel(c=...).isel(t=0)`` leaves scalar coords, which NGFF has no place for."""
+    image = xr.DataArray(
+        np.arange(2 * 2 * 16 * 16, dtype=np.uint16).reshape(2, 2, 16, 16),
+        dims=("t", "c", "y", "x"),
+        coords={"t": [0.0, 60.0], "c": ["DAPI", "GFP"], "y": 0.5 * np.arange(16)},
+    )
+    plane = image.sel(c="GFP").isel(t=1)
+    written = bioshare.write_image(plane, tmp_path / "plane.ome.zarr")
+    back = bioshare.open_image(written)
+    assert back.dims == ("y", "x")
+    np.testing.assert_array_equal(back.values, plane.values)
+    np.testing.assert_allclose(back["y"].values, plane["y"].values)
