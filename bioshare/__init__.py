@@ -18,6 +18,8 @@ from bioshare.ngff.validate import ValidationReport, validate
 _LAZY = {
     "publish": "bioshare.publishing.api",
     "metadata": "bioshare.metadata",
+    "rerun": "bioshare.reproduce.rerunning",
+    "reproduce": "bioshare.reproduce",
     "privacy": "bioshare.privacy",
 }
 
@@ -27,7 +29,7 @@ def __getattr__(name: str) -> object:
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        return module if name in ("metadata", "privacy") else getattr(module, name)
+        return module if name in ("metadata", "reproduce", "privacy") else getattr(module, name)
     raise AttributeError(f"module 'bioshare' has no attribute {name!r}")
 
 
@@ -43,6 +45,8 @@ __all__ = [
     "open_plate",
     "privacy",
     "publish",
+    "reproduce",
+    "rerun",
     "search",
     "validate",
     "write_image",

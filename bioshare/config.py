@@ -49,6 +49,7 @@ DEFAULT_URLS: dict[str, str] = {
     "ols": "https://www.ebi.ac.uk/ols4",
     "datacite": "https://api.datacite.org",
     "datacite_test": "https://api.test.datacite.org",
+    "doi": "https://doi.org",  # the DOI resolver `bioshare.rerun` asks where a DOI points
     # The Cancer Imaging Archive's public NBIA search API (no account needed)
     "tcia": "https://services.cancerimagingarchive.net/nbia-api/services/v1",
     "local": "http://127.0.0.1:8765",

@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bioshare import config
 from bioshare.errors import BioshareError, MetadataError
@@ -29,6 +29,9 @@ from bioshare.publishing.journal import Journal, journal_path
 from bioshare.publishing.package import PackedFile
 from bioshare.publishing.progress import Progress, bars
 from bioshare.publishing.publication import Publication, PublishedFile, PublishPlan
+
+if TYPE_CHECKING:
+    from bioshare.reproduce.crate import Analysis
 
 __all__ = ["publish"]
 
@@ -50,6 +53,7 @@ def publish(
     url: str | None = None,
     local_root: str | os.PathLike[str] | None = None,
     progress: Progress = True,
+    analysis: Analysis | str | os.PathLike[str] | None = None,
     allow_identifiable: bool = False,
 ) -> Publication | PublishPlan:
     """Publish a dataset with its metadata.
@@ -87,6 +91,10 @@ def publish(
         Show progress bars (per file and overall); or a callable that receives a dict
         ``{"stage", "file", "file_done", "file_total", "done", "total"}`` after each block
         (for widgets).
+    analysis
+        A captured analysis (`bioshare.reproduce.capture`'s result, or its crate folder or
+        zip), published with the data as ``analysis.crate.zip`` and listed in the
+        publication's RO-Crate, so that ``bioshare.rerun(<doi>)`` can re-run it.
     allow_identifiable
         Publish DICOM/NIfTI files even though `bioshare.privacy.scan` finds identifying
         data in them (for data that is legitimately public); logged as a warning. Without
@@ -104,6 +112,8 @@ def publish(
     from bioshare.privacy.gate import check_publishable  # scans only DICOM/NIfTI files
 
     check_publishable([p for p, _ in found], allow_identifiable=allow_identifiable)
+    if analysis is not None:
+        found, study = _add_analysis(found, study, analysis)
     if kind == "datacite":
         _require(study, kind)
         return _register_datacite(study, url, sandbox, dry_run, source)
@@ -111,7 +121,7 @@ def publish(
     if dry_run:
         return _dry_run(kind if kind != "invenio" else target, study, found, progress)
     if kind == "local":
-        return _publish_local(study, source, found, local_root, progress)
+        return _publish_local(study, source, found, local_root, progress, analysis is not None)
     sheet = None if isinstance(metadata, Study | dict) else str(Path(metadata).resolve())
     return _publish_invenio(
         kind, base, study, source, found, token, sandbox, resume, new_version_of, progress, sheet
@@ -169,6 +179,24 @@ def _require(study: Study, kind: str) -> None:
 # -- progress -------------------------------------------------------------------------------------
 
 
+# -- analysis -------------------------------------------------------------------------------------
+
+
+def _add_analysis(
+    found: list[tuple[Path, str]], study: Study, analysis: Analysis | str | os.PathLike[str]
+) -> tuple[list[tuple[Path, str]], Study]:
+    """The analysis crate as one more file to publish, listed in the study's files."""
+    from bioshare.reproduce.bundle import ANALYSIS_NAME, bundle_file, with_analysis
+
+    if any(name == ANALYSIS_NAME for _, name in found):
+        raise BioshareError(
+            f"the data already holds a file named {ANALYSIS_NAME}; rename it, or pass the "
+            "analysis with analysis= only"
+        )
+    bundle = bundle_file(analysis)
+    return [*found, (bundle, ANALYSIS_NAME)], with_analysis(study, bundle.stat().st_size)
+
+
 # -- dry run --------------------------------------------------------------------------------------
 
 
@@ -207,7 +235,9 @@ def _local_root(local_root: str | os.PathLike[str] | None) -> Path:
             "no local repository to publish to: run `bioshare demo` (or `bioshare serve DIR`), "
             "or pass local_root= (or set BIOSHARE_LOCAL_ROOT) to the folder it serves"
         )
-    return Path(value).expanduser().resolve()
+    root = Path(value).expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)  # a new local repository starts empty
+    return root
 
 
 def _slug(text: str) -> str:
@@ -220,6 +250,7 @@ def _publish_local(
     found: list[tuple[Path, str]],
     local_root: str | os.PathLike[str] | None,
     progress: Progress,
+    analysis: bool = False,
 ) -> Publication:
     """An RO-Crate of the data and metadata, in the folder the local repository serves."""
     from bioshare.metadata import exports
@@ -251,6 +282,10 @@ def _publish_local(
         exports.to_rocrate(
             described, folder, data_root=staging, publisher="bioshare local repository"
         )
+    if analysis:
+        from bioshare.reproduce.bundle import link_analysis
+
+        link_analysis(folder / CRATE_FILE)
     return _local_publication(folder, described, root)
 
 
