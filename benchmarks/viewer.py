@@ -189,12 +189,14 @@ def split(record: dict[str, Any]) -> dict[str, float]:
     # From the input (a change made while a request is on its way waits for it, merged
     # with later ones) to the frame drawn.
     total = float(record["drawnAt"] - record["inputAt"])
+    queued = float(record["sentAt"] - record["inputAt"])
     waited, render = float(record["waitedMs"]), float(record["renderMs"])
     return {
         "total": total,
+        "queued": queued,
         "waited": waited,
         "render": render,
-        "transport": total - waited - render,
+        "transport": total - queued - waited - render,
     }
 
 

@@ -383,7 +383,7 @@ class _Scene:
             if dim in (self.ydim, self.xdim):
                 continue
             if dim == self.channel_dim and channels is not None:
-                indexers[dim] = channels
+                indexers[dim] = _as_slice(channels)
             elif dim in position:
                 indexers[dim] = _level_index(array, self.base, str(dim), position[str(dim)])
             else:
@@ -401,6 +401,13 @@ class _Scene:
 
 
 WINDOW_CACHE_BYTES = 256 * 2**20  # windows read recently, kept for going back and forth
+
+
+def _as_slice(indices: list[int]) -> list[int] | slice:
+    """Consecutive indices as a slice: zarr reads a slice about twice as fast as a list."""
+    if indices and indices == list(range(indices[0], indices[-1] + 1)):
+        return slice(indices[0], indices[-1] + 1)
+    return indices
 
 
 def _hashable(value: Any) -> Any:
