@@ -43,12 +43,8 @@ def _run(tmp_path: Path, parameters: dict[str, Any]) -> tuple[list[dict[str, Any
 
 
 @pytest.mark.slow
-def test_biomedical_notebook(
-    servers: tuple[FakeTCIA, FakeXNAT], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_biomedical_notebook(servers: tuple[FakeTCIA, FakeXNAT], tmp_path: Path) -> None:
     tcia, xnat = servers
-    for name in ("XNAT_USER", "XNAT_PASSWORD", "XNAT_JSESSIONID"):
-        monkeypatch.delenv(name, raising=False)
     outputs, text = _run(tmp_path, {"tcia_url": tcia.api_url, "xnat_url": xnat.url})
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "tcia: 1 in" in text

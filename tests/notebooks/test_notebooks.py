@@ -10,28 +10,13 @@ import papermill
 import pytest
 from fakes.federation import public_fakes
 
-from bioshare.config import DEFAULT_URLS
 from bioshare.datasets import build_course_mirror
-from bioshare.demo import build_demo
 from bioshare.server import BackgroundServer
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 COURSE = NOTEBOOKS / "course"
 LESSONS = sorted(COURSE.glob("*.ipynb"))
 SOLUTIONS = sorted((COURSE / "solutions").glob("*.ipynb"))
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    data = tmp_path_factory.mktemp("demo")
-    build_demo(data)
-    return data
-
-
-@pytest.fixture(scope="module")
-def demo_server(demo_data):
-    with BackgroundServer(demo_data) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +37,13 @@ def course_mirror(tmp_path_factory):
 def services(federation, demo_server, course_mirror, monkeypatch):
     """Point the kernels (which inherit the environment) at the fakes, the demo and the mirror.
 
-    The network guard does not reach into kernels: every other service is pointed at a closed
-    port on 127.0.0.1, so that nothing a notebook does leaves the machine.
+    Every other service is at a closed local port (`closed_services` in conftest.py).
     """
-    for name in DEFAULT_URLS:
-        monkeypatch.setenv(f"BIOSHARE_{name.upper()}_URL", f"http://127.0.0.1:9/{name}")
     for key, value in federation.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("BIOSHARE_LOCAL_URL", demo_server.url)
     monkeypatch.setenv("BIOSHARE_DATA_MIRROR", course_mirror.url)
     monkeypatch.setenv("BIOSHARE_RETRIES", "1")
-    for token in ("ZENODO_TOKEN", "ZENODO_SANDBOX_TOKEN", "INVENIO_TOKEN"):
-        monkeypatch.delenv(token, raising=False)
     return federation
 
 

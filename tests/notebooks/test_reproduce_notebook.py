@@ -8,25 +8,9 @@ from pathlib import Path
 import papermill
 import pytest
 
-from bioshare.demo import build_demo
-from bioshare.server import BackgroundServer
-
 NOTEBOOK = (
     Path(__file__).resolve().parents[2] / "notebooks" / "05-reproduce-a-published-analysis.ipynb"
 )
-
-
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    data = tmp_path_factory.mktemp("demo")
-    build_demo(data)
-    return data
-
-
-@pytest.fixture(scope="module")
-def demo_server(demo_data):
-    with BackgroundServer(demo_data) as server:
-        yield server
 
 
 def text_of(notebook: dict) -> str:
