@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument(
+        "--analysis",
+        type=Path,
+        metavar="CRATE",
+        help="a captured analysis (`bioshare capture`) to publish with the data",
+    )
+    parser.add_argument(
         "--allow-identifiable",
         action="store_true",
         help="publish DICOM/NIfTI data even if it holds identifying data (public data; logged)",
@@ -59,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         local_root=args.local_root,
         progress=not args.no_progress,
         allow_identifiable=getattr(args, "allow_identifiable", False),
+        analysis=getattr(args, "analysis", None),
     )
     if not isinstance(result, Publication):
         print(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -180,9 +181,16 @@ def test_capture_and_rerun_cli_on_a_local_publication_served_over_http(
     assert "captured 6 output(s) of count-nuclei.ipynb" in capsys.readouterr().out
     root = tmp_path / "served"
     root.mkdir()
+    sheet = make_study().to_spreadsheet(tmp_path / "study.xlsx")
+    data = str(workspace / "nuclei.npy")
+    published = ["publish", data, "--metadata", str(sheet), "--local-root", str(root)]
+    assert main([*published, "--analysis", str(crate), "--no-progress"]) == 0
+    identifier = re.search(r"Identifier: (\S+)", capsys.readouterr().out).group(1)
     publication = bioshare.publish(
         workspace / "nuclei.npy", make_study(), local_root=root, progress=False, analysis=crate
-    )
+    )  # the same again from Python: the same publication, which gives its details here
+    assert publication.record_id == identifier
+    assert len([p for p in root.iterdir() if p.name.startswith("published-")]) == 1
     folder = Path(publication.path)
     assert "analysis.crate.zip" in [f.name for f in publication.files]
     entities = graph(folder)
@@ -195,7 +203,7 @@ def test_capture_and_rerun_cli_on_a_local_publication_served_over_http(
     monkeypatch.delenv("BIOSHARE_LOCAL_ROOT", raising=False)
     with BackgroundServer(root) as server:
         monkeypatch.setenv("BIOSHARE_LOCAL_URL", server.url)
-        code = main(["rerun", publication.record_id, "--json", "--yes"])
+        code = main(["rerun", identifier, "--json", "--yes"])
     out = capsys.readouterr()
     assert code == 0, out.err
     report = json.loads(out.out)
