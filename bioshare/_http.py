@@ -3,8 +3,10 @@
 Retries timeouts, dropped connections and 429/502/503/504 with exponential back-off,
 honouring ``Retry-After`` and ``X-RateLimit-Reset``; never retries a 4xx that cannot
 succeed. Errors name the URL (without query secrets) and carry the server's message, read
-from ``message``, ``messages`` or JSON:API ``errors``. Credentials travel only in headers
-and are dropped when a redirect leaves the host.
+from ``message``, ``messages`` or JSON:API ``errors``. Credentials (an ``Authorization``
+header, session cookies) go to the base URL's host only: cookies follow a redirect on that
+host (httpx drops a raw ``Cookie`` header on every redirect, hence the client's jar), and
+both are dropped when a redirect leaves it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import random
+import re
 import ssl
 import time
 from collections.abc import Mapping
 from functools import cache
+from http.cookiejar import Cookie, CookieJar
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -28,6 +33,7 @@ __all__ = ["ApiClient", "ApiError", "error_message"]
 RETRY_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSIENT = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 _MAX_WAIT = 60.0
+_RAISE: Any = object()  # `get_json`'s ``empty`` default: an empty body is invalid JSON
 
 
 class ApiError(RemoteAccessError):
@@ -54,6 +60,9 @@ class ApiClient:
         Retries of transient failures (``BIOSHARE_RETRIES`` by default).
     headers
         Extra headers sent with every request (for example ``Authorization``).
+    cookies
+        Cookies (name to value, e.g. a session id) sent to the base URL's host only, also
+        after a redirect on that host, and only over https when the base URL is https.
     """
 
     def __init__(
@@ -65,6 +74,7 @@ class ApiClient:
         retries: int | None = None,
         backoff: float = 0.25,
         headers: Mapping[str, str] | None = None,
+        cookies: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.name = name or base_url
@@ -72,8 +82,9 @@ class ApiClient:
         self.retries = config.retries() if retries is None else retries
         self.backoff = backoff
         self._headers = dict(headers or {})
+        self._cookies = dict(cookies or {})
 
-    def __repr__(self) -> str:  # never shows headers: they may hold tokens
+    def __repr__(self) -> str:  # never shows headers nor cookies: they may hold tokens
         return f"ApiClient({self.base_url!r})"
 
     def url(self, path: str) -> str:
@@ -84,9 +95,15 @@ class ApiClient:
 
     # -- sync ---------------------------------------------------------------------------------
 
-    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET ``path`` and decode its JSON body."""
-        return _decode(self.request("GET", path, params=params), self.name)
+    def get_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, empty: Any = _RAISE
+    ) -> Any:
+        """GET ``path`` and decode its JSON body.
+
+        ``empty``, when given, is returned for an empty body or HTTP 204 (how some APIs
+        answer "no match"); otherwise such a body is invalid JSON, like any other.
+        """
+        return _decode(self.request("GET", path, params=params), self.name, empty)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request with retries; raise `ApiError` for an error status.
@@ -124,9 +141,11 @@ class ApiClient:
 
     # -- async --------------------------------------------------------------------------------
 
-    async def aget_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+    async def aget_json(
+        self, path: str, params: Mapping[str, Any] | None = None, *, empty: Any = _RAISE
+    ) -> Any:
         """Async twin of `get_json`."""
-        return _decode(await self.arequest("GET", path, params=params), self.name)
+        return _decode(await self.arequest("GET", path, params=params), self.name, empty)
 
     async def arequest(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Async twin of `request`."""
@@ -154,6 +173,7 @@ class ApiClient:
         return httpx.Client(
             verify=_ssl_context(),
             headers=self._headers,
+            cookies=_cookie_jar(self.base_url, self._cookies),
             timeout=self.timeout,
             follow_redirects=True,
             event_hooks={"request": [_drop_auth_across_hosts(self.base_url)]},
@@ -168,6 +188,7 @@ class ApiClient:
         return httpx.AsyncClient(
             verify=_ssl_context(),
             headers=self._headers,
+            cookies=_cookie_jar(self.base_url, self._cookies),
             timeout=self.timeout,
             follow_redirects=True,
             event_hooks={"request": [hook]},
@@ -205,7 +226,7 @@ class ApiClient:
         status = response.status_code
         text = f"{self.name}: HTTP {status} from {response.request.method} {url}: {message}"
         if status in (401, 403):
-            raise AccessDeniedError(text)
+            raise AccessDeniedError(text, status=status, url=url)
         raise ApiError(text, status=status, url=url)
 
 
@@ -239,7 +260,9 @@ def error_message(response: httpx.Response) -> str:
     return "; ".join(parts) or response.reason_phrase
 
 
-def _decode(response: httpx.Response, name: str) -> Any:
+def _decode(response: httpx.Response, name: str, empty: Any = _RAISE) -> Any:
+    if empty is not _RAISE and (response.status_code == 204 or not response.content.strip()):
+        return empty
     try:
         return response.json()
     except ValueError as exc:
@@ -274,12 +297,50 @@ def _ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+def _cookie_jar(base_url: str, cookies: Mapping[str, str]) -> CookieJar:
+    """``cookies`` for the base URL's host alone (and only over https if the base is https).
+
+    Unlike a ``Cookie`` header, which httpx drops on every redirect, a client's jar is
+    applied again to each request of a redirect chain.
+    """
+    jar = CookieJar()
+    if not cookies:
+        return jar
+    # The host as the jar names it for requests: no port, "localhost" -> "localhost.local".
+    host = re.sub(r":\d+$", "", urlsplit(base_url).netloc.lower())
+    domain = host if "." in host else f"{host}.local"
+    secure = httpx.URL(base_url).scheme == "https"
+    for name, value in cookies.items():
+        jar.set_cookie(
+            Cookie(
+                version=0,
+                name=name,
+                value=value,
+                port=None,
+                port_specified=False,
+                domain=domain,
+                domain_specified=False,
+                domain_initial_dot=False,
+                path="/",
+                path_specified=True,
+                secure=secure,
+                expires=None,
+                discard=True,
+                comment=None,
+                comment_url=None,
+                rest={},
+            )
+        )
+    return jar
+
+
 def _drop_auth_across_hosts(base_url: str) -> Any:
     host = httpx.URL(base_url).host
 
     def hook(request: httpx.Request) -> None:
         if request.url.host != host:
             request.headers.pop("Authorization", None)
+            request.headers.pop("Cookie", None)  # the jar would also serve subdomains
 
     return hook
 

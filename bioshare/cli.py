@@ -99,9 +99,15 @@ def _parser() -> argparse.ArgumentParser:
 
     from bioshare.reproduce import commands as reproduce_commands
 
-    capture = command("capture", "run a notebook and capture it as a Process Run Crate", _capture)
+    capture = command(
+        "capture",
+        "run a notebook and capture it as a Process Run Crate",
+        reproduce_commands.run_capture,
+    )
     reproduce_commands.add_capture_arguments(capture)
-    rerun = command("rerun", "re-run a captured analysis and compare its outputs", _rerun)
+    rerun = command(
+        "rerun", "re-run a captured analysis and compare its outputs", reproduce_commands.run_rerun
+    )
     reproduce_commands.add_rerun_arguments(rerun)
 
     fetch = command("fetch", "download data sets into the cache (checked by sha256)", _fetch)
@@ -142,18 +148,6 @@ def _publish(args: argparse.Namespace) -> int:
     from bioshare.publishing.commands import run
 
     return run(args)
-
-
-def _capture(args: argparse.Namespace) -> int:
-    from bioshare.reproduce.commands import run_capture
-
-    return run_capture(args)
-
-
-def _rerun(args: argparse.Namespace) -> int:
-    from bioshare.reproduce.commands import run_rerun
-
-    return run_rerun(args)
 
 
 def _fetch(args: argparse.Namespace) -> int:

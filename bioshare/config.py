@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_URLS",
     "cache_dir",
     "data_mirror",
+    "local_root",
     "offline",
     "register_service",
     "registered_service",
@@ -142,6 +143,18 @@ def offline() -> bool:
 def data_mirror() -> str | None:
     """Base URL of a course data mirror (``BIOSHARE_DATA_MIRROR``), or None."""
     return os.environ.get("BIOSHARE_DATA_MIRROR", "").rstrip("/") or None
+
+
+def local_root(value: str | os.PathLike[str] | None = None) -> Path | None:
+    """The folder the local repository serves, or None when none is known.
+
+    ``value`` when given, else the folder a running ``bioshare demo``/``serve`` registered,
+    else ``BIOSHARE_LOCAL_ROOT``.
+    """
+    chosen = (
+        value or registered_services().get("local_root") or os.environ.get("BIOSHARE_LOCAL_ROOT")
+    )
+    return Path(chosen).expanduser().resolve() if chosen else None
 
 
 def cache_dir() -> Path:

@@ -15,7 +15,6 @@ After one fetch everything runs offline: `course_path` only checks the cached fi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bioshare import config
 from bioshare.errors import BioshareError, RemoteAccessError
+from bioshare.publishing.package import file_sha256
 
 __all__ = [
     "COURSE_DATASETS",
@@ -48,8 +48,6 @@ COURSE_DATASETS: dict[str, tuple[str, str]] = {
     ),
     "plate.ome.zarr.zip": ("v0.5/plate.ome.zarr", "HCS plate, 2 rows x 3 columns x 2 fields"),
 }
-
-_BLOCK = 1 << 20
 
 
 class CourseDataError(BioshareError, ValueError):
@@ -179,7 +177,7 @@ def _build(
         for name in names:
             staged = Path(tmp) / name
             zip_ome_zarr(Path(tmp) / COURSE_DATASETS[name][0], staged)
-            digest = _sha256(staged)
+            digest = file_sha256(staged)
             if digest != registry[name]:
                 raise CourseDataError(
                     f"built course file {name} has sha256 {digest}, but the registry expects "
@@ -223,12 +221,4 @@ def _download(
 
 
 def _matches(path: Path, digest: str) -> bool:
-    return path.is_file() and _sha256(path) == digest
-
-
-def _sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(_BLOCK):
-            sha.update(block)
-    return sha.hexdigest()
+    return path.is_file() and file_sha256(path) == digest

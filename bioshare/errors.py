@@ -38,7 +38,12 @@ class RemoteAccessError(BioshareError, OSError):
 
 
 class AccessDeniedError(RemoteAccessError, PermissionError):
-    """The server refused access (HTTP 401 or 403)."""
+    """The server refused access (HTTP 401 or 403); ``status`` and ``url`` say which, if known."""
+
+    def __init__(self, message: str, *, status: int | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.url = url
 
 
 class WriteError(BioshareError, OSError):

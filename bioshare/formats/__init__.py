@@ -21,6 +21,7 @@ from bioshare.formats.errors import (
     MixedShapesError,
     MultipleSeriesError,
     NoDicomError,
+    ShearedStackError,
 )
 from bioshare.formats.nifti import open_nifti
 
@@ -33,6 +34,7 @@ __all__ = [
     "MultipleSeriesError",
     "NoDicomError",
     "SeriesInfo",
+    "ShearedStackError",
     "convert",
     "detect_format",
     "list_series",

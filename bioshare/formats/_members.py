@@ -11,14 +11,45 @@ import io
 import os
 import threading
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-__all__ = ["Archive", "Member", "collect", "download", "is_url", "safe_url"]
+__all__ = [
+    "DICOM_SUFFIXES",
+    "NIFTI_SUFFIXES",
+    "Archive",
+    "Member",
+    "collect",
+    "download",
+    "is_dicom",
+    "is_nifti_name",
+    "is_url",
+    "safe_url",
+]
 
 DICOM_MAGIC = b"DICM"
+DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_dicom(name: str, read: Callable[[int], bytes]) -> bool:
+    """The one test for a DICOM file, used by detection, reading, scanning and the gate.
+
+    A DICOM suffix (``.dcm``, ``.dicom``, ``.ima``, any case), or the ``DICM`` magic at
+    offset 128 whatever the name: UID-named files (``1.2.840....``) often have no suffix.
+    ``read(n)`` returns the first ``n`` bytes; it is only called when the name says nothing.
+    """
+    if name.replace("\\", "/").rsplit("/", 1)[-1].lower().endswith(DICOM_SUFFIXES):
+        return True
+    return read(132)[128:132] == DICOM_MAGIC
+
+
+def is_nifti_name(name: str) -> bool:
+    """True for a ``.nii`` or ``.nii.gz`` name (any case)."""
+    return name.lower().endswith(NIFTI_SUFFIXES)
 
 
 def is_url(source: str) -> bool:
@@ -91,19 +122,21 @@ class Member:
         return (self.inner or self.path or self.name).replace("\\", "/").rsplit("/", 1)[-1]
 
     def looks_like_dicom(self) -> bool:
-        """A DICOM Part 10 file (preamble and ``DICM``), or a ``.dcm`` file without one."""
-        head = self.read(132)
-        if head[128:132] == DICOM_MAGIC:
-            return True
-        return self.basename.lower().endswith((".dcm", ".dicom")) and len(head) >= 8
+        """A DICOM file by `is_dicom`: a DICOM suffix, or the ``DICM`` preamble."""
+        return is_dicom(self.basename, self.read)
 
 
 def download(url: str, storage_options: dict[str, Any] | None = None) -> bytes:
-    """GET ``url`` once (with retries) and return its body; ``headers`` carry auth."""
+    """GET ``url`` once (with retries) and return its body; ``headers`` and ``cookies`` carry auth.
+
+    ``cookies`` (a session, name to value) are sent to the URL's host only, also after a
+    redirect on that host, where a ``Cookie`` header would be dropped.
+    """
     from bioshare._http import ApiClient
 
     headers = dict((storage_options or {}).get("headers") or {})
-    client = ApiClient(url, name="download", headers=headers)
+    cookies = dict((storage_options or {}).get("cookies") or {})
+    client = ApiClient(url, name="download", headers=headers, cookies=cookies)
     return client.request("GET", url).content
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import xarray as xr
 
-from bioshare.formats._members import is_url
+from bioshare.formats._members import is_url, safe_url
 from bioshare.formats.detect import detect_format
 
 __all__ = ["convert", "provenance"]
@@ -69,7 +69,7 @@ def convert(
         if is_url(text):
             if not allow_identifiable:
                 raise IdentifiableDataError(
-                    f"refusing to convert {text.split('?', 1)[0]}: a remote DICOM/NIfTI source "
+                    f"refusing to convert {safe_url(text)}: a remote DICOM/NIfTI source "
                     "cannot be checked for identifying data before it is read; download and "
                     "scan it (bioshare privacy scan) or pass allow_identifiable=True "
                     "(--allow-identifiable) if it is public, de-identified data",

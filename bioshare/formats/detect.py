@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import zipfile
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from bioshare.formats._members import DICOM_MAGIC
+from bioshare.formats._members import DICOM_SUFFIXES, NIFTI_SUFFIXES, is_dicom
 
 __all__ = ["FORMATS", "detect_format"]
 
 Format = Literal["ome-zarr", "dicom", "nifti", "zip"]
 FORMATS = ("ome-zarr", "dicom", "nifti")
 _ZARR_KEYS = ("zarr.json", ".zattrs", ".zgroup")
-_DICOM_SUFFIXES = (".dcm", ".dicom", ".ima")
 _PEEK = 16  # files looked at to tell a DICOM folder
 
 
@@ -38,9 +38,9 @@ def detect_format(source: str | os.PathLike[str], format: str | None = None) -> 
     parts = urlsplit(text)
     remote = parts.scheme.lower() in ("http", "https", "s3", "gs", "gcs", "az", "abfs")
     name = (parts.path if remote else text).rstrip("/").lower()
-    if name.endswith((".nii", ".nii.gz")):
+    if name.endswith(NIFTI_SUFFIXES):
         return "nifti"
-    if name.endswith(_DICOM_SUFFIXES):
+    if name.endswith(DICOM_SUFFIXES):
         return "dicom"
     if remote:
         if name.endswith((".zarr.zip", ".ozx")):
@@ -59,10 +59,17 @@ def detect_format(source: str | os.PathLike[str], format: str | None = None) -> 
             return "ome-zarr"
         if zipfile.is_zipfile(path):
             return _zip_kind(path)
-        with open(path, "rb") as f:
-            if f.read(132)[128:132] == DICOM_MAGIC:
-                return "dicom"
+        if is_dicom(path.name, partial(_head, str(path))):
+            return "dicom"
     return "ome-zarr"
+
+
+def _head(path: str, size: int) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
 
 
 def _is_zarr_dir(path: Path) -> bool:
@@ -78,14 +85,8 @@ def _dicom_or_zarr_dir(path: Path) -> Format:
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            if name.lower().endswith(_DICOM_SUFFIXES):
+            if is_dicom(name, partial(_head, os.path.join(root, name))):
                 return "dicom"
-            try:
-                with open(os.path.join(root, name), "rb") as f:
-                    if f.read(132)[128:132] == DICOM_MAGIC:
-                        return "dicom"
-            except OSError:
-                pass
             seen += 1
             if seen >= _PEEK:
                 return "ome-zarr"
@@ -98,9 +99,11 @@ def _zip_kind(path: Path) -> Format:
         if any(n.rsplit("/", 1)[-1] in _ZARR_KEYS for n in names):
             return "ome-zarr"
         for n in names[: _PEEK * 4]:
-            if n.lower().endswith(_DICOM_SUFFIXES):
+            if is_dicom(n, partial(_zip_head, zf, n)):
                 return "dicom"
-            with zf.open(n) as f:
-                if f.read(132)[128:132] == DICOM_MAGIC:
-                    return "dicom"
     return "ome-zarr"
+
+
+def _zip_head(zf: zipfile.ZipFile, name: str, size: int) -> bytes:
+    with zf.open(name) as f:
+        return f.read(size)

@@ -8,6 +8,7 @@ product of the ImageOrientationPatient cosines), never by InstanceNumber or file
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +25,22 @@ from bioshare.formats.errors import (
     MixedShapesError,
     MultipleSeriesError,
     NoDicomError,
+    ShearedStackError,
 )
 
-__all__ = ["SeriesInfo", "list_series", "open_dicom", "open_dicom_series", "read_headers"]
+__all__ = [
+    "SeriesInfo",
+    "list_series",
+    "open_dicom",
+    "open_dicom_series",
+    "read_header",
+    "read_headers",
+]
 
 _ORIENTATION_TOL = 1e-4
 _SPACING_RTOL = 0.05  # relative slack on slice spacing before slices count as missing
 MM = "millimeter"
+_STANDARD_GROUPS = (0x0004, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028)  # 0004: DICOMDIR
 
 
 @dataclass(frozen=True)
@@ -55,23 +65,38 @@ class _Frame:
     slope: float
     intercept: float
     time: float | None
+    samples: int
+
+
+def read_header(member: Member) -> Any | None:
+    """The header (without pixel data) of one DICOM file; None when it does not parse.
+
+    ``force=True`` lets pydicom read files without a preamble, but it then "parses" any
+    bytes; a dataset counts as DICOM only when it holds an attribute of the standard
+    groups every image has (0008, 0010, 0018, 0020 or 0028), or of a DICOMDIR (0004).
+    """
+    import pydicom
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pydicom warns for each bogus element
+            with member.open() as f:
+                ds = pydicom.dcmread(f, stop_before_pixels=True, force=True)
+            if not any(int(elem.tag) >> 16 in _STANDARD_GROUPS for elem in ds):
+                return None
+    except Exception:  # pydicom raises many types for foreign or truncated bytes
+        return None
+    return ds
 
 
 def read_headers(members: Iterable[Member]) -> list[tuple[Member, Any]]:
     """The DICOM image headers (without pixel data) among ``members``; others are skipped."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
     found = []
     for member in members:
         if not member.looks_like_dicom():
             continue
-        try:
-            with member.open() as f:
-                ds = pydicom.dcmread(f, stop_before_pixels=True, force=True)
-        except (InvalidDicomError, OSError, ValueError, EOFError):
-            continue
-        if "Rows" in ds and "Columns" in ds:
+        ds = read_header(member)
+        if ds is not None and "Rows" in ds and "Columns" in ds:
             found.append((member, ds))
     return found
 
@@ -274,6 +299,7 @@ def _frames(member: Member, ds: Any) -> list[_Frame]:
                 slope=float(slope) if slope not in (None, "") else 1.0,
                 intercept=float(intercept) if intercept not in (None, "") else 0.0,
                 time=float(time) if time not in (None, "") else None,
+                samples=int(ds.get("SamplesPerPixel", 1) or 1),
             )
         )
     return frames
@@ -286,6 +312,12 @@ def _names(frames: Iterable[_Frame], limit: int = 4) -> str:
 
 
 def _check_consistent(label: str, uid: str, frames: list[_Frame]) -> None:
+    colour = [f for f in frames if f.samples != 1]
+    if colour:
+        raise FormatError(
+            f"series {uid} in {label}: colour DICOM images (SamplesPerPixel="
+            f"{colour[0].samples}) are not supported ({_names(colour)}); expected greyscale"
+        )
     groups: list[tuple[np.ndarray, list[_Frame]]] = []
     for f in frames:
         for orientation, members in groups:
@@ -359,6 +391,34 @@ def _slice_axis(label: str, uid: str, z: np.ndarray, frames: list[_Frame]) -> No
     )
 
 
+def _check_not_sheared(
+    label: str,
+    uid: str,
+    start: np.ndarray,
+    normal: np.ndarray,
+    stacks: list[list[_Frame]],
+    pixel: float,
+) -> None:
+    """Raise when slices move within the image plane (gantry tilt): the grid would be
+    wrong, since coordinates and affine assume each slice lies along the normal."""
+    tolerance = max(1e-3, 0.05 * pixel)
+    worst, where = 0.0, stacks[0][0]
+    for group in stacks:
+        for f in group:
+            offset = f.position - start
+            drift = float(np.linalg.norm(offset - (offset @ normal) * normal))
+            if drift > worst:
+                worst, where = drift, f
+    if worst > tolerance:
+        raise ShearedStackError(
+            f"series {uid} in {label} is sheared (gantry tilt?): slice {where.member.basename} "
+            f"lies {worst:.4g} mm off the slice normal through the first slice "
+            f"(tolerance {tolerance:.3g} mm), so no regular grid fits it; expected "
+            "ImagePositionPatient to advance along the normal of ImageOrientationPatient. "
+            "Resample the series first (e.g. dcm2niix corrects gantry tilt)"
+        )
+
+
 def _series_array(
     label: str, uid: str, items: list[tuple[Member, Any]], chunks: Any
 ) -> xr.DataArray:
@@ -387,8 +447,9 @@ def _series_array(
             )
         stacks.append(group)
     assert z_ref is not None
-    start = min(stacks[0], key=lambda f: float(f.position @ normal)).position
+    start = stacks[0][0].position  # the stacks are sorted along the normal
     dy, dx = first.spacing  # PixelSpacing is (between rows, between columns)
+    _check_not_sheared(label, uid, start, normal, stacks, min(dx, dy))
     rows, cols = first.shape
     y = float(start @ col_dir) + dy * np.arange(rows)
     x = float(start @ row_dir) + dx * np.arange(cols)
@@ -446,15 +507,10 @@ def _series_array(
 
 
 def _stored_dtype(ds: Any) -> np.dtype[Any]:
-    if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
-        return np.dtype(np.float32 if "FloatPixelData" in ds else np.float64)
+    # Float Pixel Data (parametric maps) is not told apart here: headers are read
+    # without pixel data, and so without the tag that would say so.
     bits = int(ds.get("BitsAllocated", 16) or 16)
     signed = int(ds.get("PixelRepresentation", 0) or 0) == 1
-    if int(ds.get("SamplesPerPixel", 1) or 1) != 1:
-        raise FormatError(
-            f"{ds.get('SeriesInstanceUID', '?')}: colour DICOM images (SamplesPerPixel="
-            f"{ds.SamplesPerPixel}) are not supported; expected greyscale"
-        )
     return np.dtype(f"{'i' if signed else 'u'}{max(1, bits // 8)}")
 
 
@@ -463,14 +519,12 @@ def _decode_dicom(refs: list[Any]) -> list[np.ndarray]:
     import pydicom
 
     cache: dict[int, np.ndarray] = {}
-    members: dict[int, Member] = {}
     planes = []
     for member, index, slope, intercept in refs:
         key = id(member)
         if key not in cache:
             with member.open() as f:
                 cache[key] = pydicom.dcmread(f, force=True).pixel_array
-            members[key] = member
         pixels = cache[key]
         plane = pixels[index] if index is not None else pixels
         if slope != 1.0 or intercept != 0.0:

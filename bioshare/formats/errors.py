@@ -11,6 +11,7 @@ __all__ = [
     "MixedShapesError",
     "MultipleSeriesError",
     "NoDicomError",
+    "ShearedStackError",
 ]
 
 
@@ -46,3 +47,7 @@ class MixedShapesError(FormatError):
 
 class MissingSlicesError(FormatError):
     """The slice positions of a series are unevenly spaced (slices missing or duplicated)."""
+
+
+class ShearedStackError(FormatError):
+    """The slices of a series shift within the image plane (gantry tilt): not a grid."""

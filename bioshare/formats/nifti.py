@@ -19,37 +19,63 @@ from bioshare.formats._lazy import lazy_data
 from bioshare.formats._members import download, is_url, safe_url
 from bioshare.formats.errors import FormatError
 
-__all__ = ["load_nifti", "open_nifti"]
+__all__ = ["header_class", "load_nifti", "open_nifti"]
 
 _SPACE_UNITS = {"mm": "millimeter", "micron": "micrometer", "meter": "meter"}
 _TIME_UNITS = {"sec": "second", "msec": "millisecond", "usec": "microsecond"}
 
 
+def header_class(head: bytes) -> Any:
+    """nibabel's header class (NIfTI-1 or -2) for a file starting with ``head`` (its
+    decompressed first 4 bytes, ``sizeof_hdr`` in either byte order), or None."""
+    import nibabel as nib
+
+    sizes = {int.from_bytes(head[:4], "little"), int.from_bytes(head[:4], "big")}
+    if 348 in sizes:
+        return nib.Nifti1Header
+    if 540 in sizes:
+        return nib.Nifti2Header
+    return None
+
+
+def _from_bytes(data: bytes, label: str) -> Any:
+    import nibabel as nib
+
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    klass = header_class(data)
+    if klass is None:
+        size = int.from_bytes(data[:4], "little")
+        raise FormatError(f"{label} is not a NIfTI file (header size {size}); expected 348 or 540")
+    image_class = nib.Nifti2Image if klass is nib.Nifti2Header else nib.Nifti1Image
+    return image_class.from_bytes(data)
+
+
 def load_nifti(
     source: str | os.PathLike[str], storage_options: dict[str, Any] | None = None
 ) -> Any:
-    """A nibabel image for a local path or an http(s) URL (downloaded once)."""
+    """A nibabel image for a local path or an http(s) URL (downloaded once).
+
+    Gzipped files are decompressed once into memory: nibabel's proxy would re-read the
+    gzip stream from its start for every plane asked for (quadratic with dask chunks).
+    """
     import nibabel as nib
 
     text = os.fspath(source)
     if is_url(text):
-        data = download(text, storage_options)
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        size = int.from_bytes(data[:4], "little")
-        if size not in (348, 540):
-            size = int.from_bytes(data[:4], "big")
-        if size == 540:
-            return nib.Nifti2Image.from_bytes(data)
-        if size == 348:
-            return nib.Nifti1Image.from_bytes(data)
-        raise FormatError(f"{safe_url(text)} is not a NIfTI file (header size {size})")
+        return _from_bytes(download(text, storage_options), safe_url(text))
     path = Path(text).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     try:
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+        if gzipped:
+            return _from_bytes(path.read_bytes(), str(path))
         return nib.load(str(path))
-    except Exception as exc:  # nibabel raises several types for foreign files
+    except FormatError:
+        raise
+    except Exception as exc:  # nibabel and gzip raise several types for foreign files
         raise FormatError(f"{path} could not be read as NIfTI: {exc}") from exc
 
 

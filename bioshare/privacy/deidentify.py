@@ -21,17 +21,21 @@ from typing import Any
 from bioshare import __version__
 from bioshare.errors import BioshareError
 from bioshare.formats._members import Member, collect
+from bioshare.formats.dicom import read_header
 from bioshare.privacy.profile import (
     DEIDENTIFICATION_CODE,
     DUMMY_VALUES,
     action_for,
     effective_action,
     keyword,
+    tag_text,
 )
 from bioshare.privacy.scan import (
+    NIFTI_FIELDS,
     identifiers,
     identifying_parts,
     is_nifti,
+    masked_name,
     nifti_header,
     relative_name,
 )
@@ -41,6 +45,33 @@ __all__ = ["REPORT_NAME", "DeidentificationError", "DeidentificationReport", "Ui
 REPORT_NAME = "deidentification-report.json"
 METHOD = f"bioshare {__version__}: DICOM PS3.15 E.1-1 Basic Application Confidentiality Profile"
 SHORT_METHOD = f"DICOM PS3.15 E.1-1 Basic Profile (bioshare {__version__})"[:64]  # LO: 64 chars
+# Suffixes a pseudonymous name keeps (longest first); anything else after a dot may be
+# part of the identifying name ("Doe.Jane.dcm", "scan.2024-01-15.nii.gz").
+KEPT_SUFFIXES = (
+    ".ome.zarr",
+    ".nii.gz",
+    ".tar.gz",
+    ".dcm",
+    ".dicom",
+    ".ima",
+    ".nii",
+    ".json",
+    ".txt",
+    ".csv",
+    ".tsv",
+    ".xml",
+    ".zip",
+    ".zarr",
+    ".bval",
+    ".bvec",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".tif",
+    ".tiff",
+    ".pdf",
+    ".gz",
+)
 
 
 class DeidentificationError(BioshareError, ValueError):
@@ -70,10 +101,11 @@ class UidMap:
         return self._seen[uid]
 
     def name(self, text: str) -> str:
-        """A pseudonymous file or folder name for ``text``, keeping its suffixes."""
-        _stem, dot, suffix = text.partition(".")
+        """A pseudonymous file or folder name for ``text``: a keyed hash of the whole name
+        and its known suffix (`KEPT_SUFFIXES`, e.g. ``.nii.gz``), nothing else of it."""
+        suffix = next((text[-len(s) :] for s in KEPT_SUFFIXES if text.lower().endswith(s)), "")
         digest = hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:16]
-        return f"anon-{digest}{dot}{suffix if dot else ''}"
+        return f"anon-{digest}{suffix}"
 
 
 @dataclass
@@ -144,6 +176,11 @@ def deidentify(
         raise DeidentificationError(
             f"the output {dest} is inside the input {source}; the input is never modified"
         )
+    if dest in source.parents:  # replacing ``out`` would delete the input with it
+        raise DeidentificationError(
+            f"the output {dest} contains the input {source}; the input is never modified, "
+            "expected an output folder outside it"
+        )
     if dest.exists() and not overwrite:
         raise DeidentificationError(f"{dest} already exists; pass overwrite=True to replace it")
     if isinstance(key, str):
@@ -151,24 +188,20 @@ def deidentify(
     uids = UidMap(key or os.urandom(32))
     label, members = collect(source)
     root = str(source)
-    headers = {m.name: _header(m) for m in members if not is_nifti(m) and m.looks_like_dicom()}
-    burned = [
-        relative_name(m, root)
-        for m in members
-        if headers.get(m.name) is not None
-        and str(headers[m.name].get("BurnedInAnnotation", "")).upper() == "YES"
-    ]
-    if burned and not exclude_burned_in:
-        raise DeidentificationError(
-            f"{len(burned)} file(s) in {source} have burned-in annotation "
-            f"(BurnedInAnnotation=YES), which the basic profile cannot clean: "
-            f"{', '.join(burned[:5])}; remove the text from the pixels first, or pass "
-            "exclude_burned_in=True to leave these files out"
-        )
+    headers = {m.name: read_header(m) for m in members if not is_nifti(m) and m.looks_like_dicom()}
     names: set[str] = set()
     for ds in headers.values():
         if ds is not None:
             names |= identifiers(ds)
+    burned = [relative_name(m, root) for m in members if _burned_in(headers.get(m.name))]
+    if burned and not exclude_burned_in:
+        shown = ", ".join(masked_name(rel, names) for rel in burned[:5])
+        raise DeidentificationError(
+            f"{len(burned)} file(s) in {masked_name(label, names)} have burned-in annotation "
+            f"(BurnedInAnnotation=YES), which the basic profile cannot clean: "
+            f"{shown}; remove the text from the pixels first, or pass "
+            "exclude_burned_in=True to leave these files out"
+        )
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
     report = DeidentificationReport(source=label, output=str(dest))
@@ -181,8 +214,8 @@ def deidentify(
             new_rel = _renamed(rel, names, uids)
             if new_rel.startswith("/") or ".." in new_rel.split("/"):
                 raise DeidentificationError(
-                    f"{label} holds a file named {new_rel!r} that would be written outside "
-                    f"the output folder; expected relative names"
+                    f"{masked_name(label, names)} holds a file named {new_rel!r} that would be "
+                    "written outside the output folder; expected relative names"
                 )
             target = staging / new_rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -214,10 +247,8 @@ def deidentify(
     return report
 
 
-def _header(member: Member) -> Any:
-    from bioshare.privacy.scan import _read_dicom
-
-    return _read_dicom(member)
+def _burned_in(ds: Any) -> bool:
+    return ds is not None and str(ds.get("BurnedInAnnotation", "")).upper() == "YES"
 
 
 def _renamed(rel: str, names: set[str], uids: UidMap) -> str:
@@ -228,10 +259,6 @@ def _renamed(rel: str, names: set[str], uids: UidMap) -> str:
 
 
 # -- DICOM --------------------------------------------------------------------------------
-
-
-def _tag(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def _dicom(member: Member, target: Path, uids: UidMap) -> list[dict[str, str]]:
@@ -246,7 +273,7 @@ def _dicom(member: Member, target: Path, uids: UidMap) -> list[dict[str, str]]:
     if meta is not None and meta.get("MediaStorageSOPInstanceUID"):
         meta.MediaStorageSOPInstanceUID = uids(meta.MediaStorageSOPInstanceUID)
         actions.append(
-            {"tag": _tag(0x00020003), "keyword": "MediaStorageSOPInstanceUID", "action": "U"}
+            {"tag": tag_text(0x00020003), "keyword": "MediaStorageSOPInstanceUID", "action": "U"}
         )
     ds.PatientIdentityRemoved = "YES"
     ds.DeidentificationMethod = SHORT_METHOD
@@ -262,7 +289,7 @@ def _apply(ds: Any, uids: UidMap, actions: list[dict[str, str]], where: str) -> 
     for elem in list(ds):
         tag = int(elem.tag)
         action = action_for(tag)
-        inside = f"{where}{_tag(tag)}/"
+        inside = f"{where}{tag_text(tag)}/"
         if action is None:
             if elem.VR == "SQ":
                 for item in elem.value:
@@ -271,7 +298,7 @@ def _apply(ds: Any, uids: UidMap, actions: list[dict[str, str]], where: str) -> 
         effective = effective_action(action)
         if effective == "C":  # bioshare has no cleaner for free text: empty it
             effective = "Z"
-        record = {"tag": _tag(tag), "keyword": keyword(tag), "action": effective}
+        record = {"tag": tag_text(tag), "keyword": keyword(tag), "action": effective}
         if where:
             record["in"] = where.rstrip("/")
         if effective == "X":
@@ -305,9 +332,12 @@ def _apply(ds: Any, uids: UidMap, actions: list[dict[str, str]], where: str) -> 
 
 
 def _nifti(member: Member, target: Path) -> list[dict[str, str]]:
-    header, raw = nifti_header(member)
+    header = nifti_header(member)
+    raw = member.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
     actions = []
-    for name in ("descrip", "aux_file", "db_name", "intent_name"):
+    for name in NIFTI_FIELDS:
         if name in header and bytes(header[name].tobytes()).strip(b"\0 "):
             header[name] = b""
             actions.append({"tag": name, "action": "Z"})

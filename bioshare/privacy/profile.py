@@ -27,6 +27,7 @@ __all__ = [
     "action_for",
     "effective_action",
     "keyword",
+    "tag_text",
 ]
 
 ACTIONS = ("D", "Z", "X", "K", "C", "U", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*")
@@ -339,6 +340,11 @@ def effective_action(action: str) -> str:
     instance UIDs inside it are replaced.
     """
     return {"X/Z": "Z", "X/Z/D": "Z", "Z/D": "Z", "X/D": "D", "X/Z/U*": "U*"}.get(action, action)
+
+
+def tag_text(tag: int) -> str:
+    """``"(0010,0010)"`` for the tag 0x00100010."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
 
 def keyword(tag: int) -> str:

@@ -10,11 +10,18 @@ import gzip
 import os
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bioshare.formats._members import Member, collect
-from bioshare.privacy.profile import DUMMY_VALUES, action_for, effective_action, keyword
+from bioshare.formats._members import Member, collect, is_nifti_name
+from bioshare.privacy.profile import (
+    DUMMY_VALUES,
+    action_for,
+    effective_action,
+    keyword,
+    tag_text,
+)
 
 __all__ = [
     "Finding",
@@ -22,11 +29,13 @@ __all__ = [
     "identifiers",
     "identifying_parts",
     "is_nifti",
+    "masked_name",
     "scan",
     "scan_members",
 ]
 
-_NIFTI_SUFFIXES = (".nii", ".nii.gz")
+NIFTI_FIELDS = ("descrip", "aux_file", "db_name", "intent_name")
+MASK = "***"
 _DATE_IN_NAME = re.compile(
     r"(?<!\d)(19|20)\d{2}[-_.]?(0[1-9]|1[0-2])[-_.]?(0[1-9]|[12]\d|3[01])(?!\d)"
 )
@@ -42,10 +51,12 @@ class Finding:
     Attributes
     ----------
     file
-        The file, relative to the scanned folder or zip.
+        The file, relative to the scanned folder or zip, with any patient identifier or
+        date in its name masked as ``***``.
     kind
         ``"tag"`` (an attribute of the basic profile), ``"private-tag"``, ``"burned-in"``,
-        ``"file-name"`` or ``"nifti-header"``.
+        ``"file-name"``, ``"nifti-header"`` or ``"unreadable"`` (a DICOM file by name or
+        preamble that could not be read, so could not be checked).
     tag
         ``"(0010,0010)"`` for DICOM, the header field name for NIfTI, "" otherwise.
     keyword
@@ -109,7 +120,7 @@ class ScanReport:
 
 
 def is_nifti(member: Member) -> bool:
-    return member.basename.lower().endswith(_NIFTI_SUFFIXES)
+    return is_nifti_name(member.basename)
 
 
 def relative_name(member: Member, root: str) -> str:
@@ -138,50 +149,62 @@ def scan(
     Returns
     -------
     ScanReport
-        ``report.clean`` is True when nothing was found; findings never hold values.
+        ``report.clean`` is True when nothing was found; findings never hold values, and
+        identifiers or dates in file names are masked.
     """
     label, members = collect(path, storage_options)
     return scan_members(label, os.fspath(path), members)
 
 
-def scan_members(label: str, root: str, members: list[Member]) -> ScanReport:
-    """`scan` over given files; names are reported relative to the folder ``root``."""
+def scan_members(
+    label: str, root: str, members: list[Member], *, names: Sequence[str] | None = None
+) -> ScanReport:
+    """`scan` over given files, named relative to the folder ``root``, or by ``names``
+    (one per member: the names they are published under)."""
+    from bioshare.formats.dicom import read_header
+
+    rels = list(names) if names is not None else [relative_name(m, root) for m in members]
+    if len(rels) != len(members):
+        raise ValueError(f"{len(rels)} names for {len(members)} files; expected one each")
     report = ScanReport(source=label, files=len(members))
-    names: set[str] = set()
-    for member in members:
-        rel = relative_name(member, root)
+    ids: set[str] = set()
+    findings: list[Finding] = []
+    for member, rel in zip(members, rels, strict=True):
         if is_nifti(member):
             report.nifti_files += 1
-            report.findings.extend(_scan_nifti(member, rel))
+            findings.extend(_scan_nifti(member, rel))
         elif member.looks_like_dicom():
-            ds = _read_dicom(member)
-            if ds is None:
+            ds = read_header(member)
+            try:
+                found = scan_dataset(ds, rel) if ds is not None else None
+            except Exception:  # a header pydicom parsed but cannot decode (foreign bytes)
+                found = None
+            if found is None:
+                findings.append(
+                    Finding(
+                        rel,
+                        "unreadable",
+                        message="a DICOM file (by name or preamble) that could not be read, "
+                        "so not checked; check it by hand or leave it out",
+                    )
+                )
                 continue
             report.dicom_files += 1
-            names |= identifiers(ds)
-            report.findings.extend(scan_dataset(ds, rel))
-    for member in members:
-        rel = relative_name(member, root)
-        if identifying_parts(rel, names):
-            report.findings.append(
+            ids |= identifiers(ds)
+            findings.extend(found)
+    for rel in rels:
+        if identifying_parts(rel, ids):
+            findings.append(
                 Finding(
                     rel,
                     "file-name",
                     message="the file or folder name holds a patient identifier or a date",
                 )
             )
+    masked = {rel: masked_name(rel, ids) for rel in set(rels)}
+    report.findings = [replace(f, file=masked[f.file]) for f in findings]
+    report.source = masked_name(label, ids)
     return report
-
-
-def _read_dicom(member: Member) -> Any:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        with member.open() as f:
-            return pydicom.dcmread(f, stop_before_pixels=True, force=True)
-    except (InvalidDicomError, OSError, ValueError, EOFError):
-        return None
 
 
 def identifiers(ds: Any) -> set[str]:
@@ -209,8 +232,22 @@ def identifying_parts(rel: str, names: set[str]) -> list[int]:
     return hits
 
 
-def _tag(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+def masked_name(rel: str, names: set[str]) -> str:
+    """``rel`` with each identifier of ``names`` and each date in it replaced by ``***``.
+
+    The rest of the name is kept so that the file can still be found; a part that would
+    still be identifying after masking is replaced whole.
+    """
+    parts = rel.split("/")
+    for i in identifying_parts(rel, names):
+        part = _DATE_IN_NAME.sub(MASK, parts[i])
+        for name in sorted(names, key=len, reverse=True):
+            pattern = re.escape(name)
+            if len(name) < 4:  # short identifiers count as whole tokens only
+                pattern = rf"(?<![0-9a-z]){pattern}(?![0-9a-z])"
+            part = re.sub(pattern, MASK, part, flags=re.IGNORECASE)
+        parts[i] = MASK if identifying_parts(part, names) else part
+    return "/".join(parts)
 
 
 def _has_value(elem: Any) -> bool:
@@ -245,7 +282,7 @@ def scan_dataset(ds: Any, rel: str) -> list[Finding]:
             Finding(
                 rel,
                 "tag",
-                _tag(0x00020003),
+                tag_text(0x00020003),
                 "MediaStorageSOPInstanceUID",
                 "U",
                 "an original instance UID",
@@ -257,7 +294,7 @@ def scan_dataset(ds: Any, rel: str) -> list[Finding]:
             Finding(
                 rel,
                 "burned-in",
-                _tag(0x00280301),
+                tag_text(0x00280301),
                 "BurnedInAnnotation",
                 "",
                 "pixel data holds burned-in text; clean the pixels or leave it out",
@@ -271,7 +308,7 @@ def scan_dataset(ds: Any, rel: str) -> list[Finding]:
             Finding(
                 rel,
                 "burned-in",
-                _tag(0x00280301),
+                tag_text(0x00280301),
                 "BurnedInAnnotation",
                 "",
                 "burned-in annotation not declared for a modality prone to it",
@@ -290,7 +327,9 @@ def _walk(ds: Any, rel: str, deidentified: bool, findings: list[Finding]) -> Non
                     _walk(item, rel, deidentified, findings)
             continue
         if tag >> 16 & 1:
-            findings.append(Finding(rel, "private-tag", _tag(tag), "", "X", "a private attribute"))
+            findings.append(
+                Finding(rel, "private-tag", tag_text(tag), "", "X", "a private attribute")
+            )
             continue
         effective = effective_action(action)
         present = _has_value(elem)
@@ -310,35 +349,36 @@ def _walk(ds: Any, rel: str, deidentified: bool, findings: list[Finding]) -> Non
             bad = present and not _is_dummy(elem)
         if bad:
             message = "an original UID" if elem.VR == "UI" else "an identifying attribute"
-            findings.append(Finding(rel, "tag", _tag(tag), keyword(tag), action, message))
+            findings.append(Finding(rel, "tag", tag_text(tag), keyword(tag), action, message))
 
 
-_NIFTI_FIELDS = ("descrip", "aux_file", "db_name", "intent_name")
+def nifti_header(member: Member) -> Any:
+    """The nibabel header (with extensions) of a NIfTI member.
 
+    Only the header and its extensions are read (streamed through gzip for ``.nii.gz``),
+    never the voxels.
+    """
+    from bioshare.formats.errors import FormatError
+    from bioshare.formats.nifti import header_class
 
-def nifti_header(member: Member) -> tuple[Any, bytes]:
-    """The nibabel header of a NIfTI member, and the file's (decompressed) bytes."""
-    import nibabel as nib
-
-    raw = member.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    size = int.from_bytes(raw[:4], "little")
-    if size not in (348, 540):
-        size = int.from_bytes(raw[:4], "big")
-    klass = nib.Nifti2Header if size == 540 else nib.Nifti1Header
-    import io
-
-    return klass.from_fileobj(io.BytesIO(raw), check=False), raw
+    with member.open() as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: Any = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        klass = header_class(stream.read(4))
+        if klass is None:
+            raise FormatError(f"{member.basename} is not a NIfTI file")
+        stream.seek(0)
+        return klass.from_fileobj(stream, check=False)
 
 
 def _scan_nifti(member: Member, rel: str) -> list[Finding]:
     try:
-        header, _raw = nifti_header(member)
+        header = nifti_header(member)
     except Exception:  # nibabel raises several types for broken headers
         return [Finding(rel, "nifti-header", message="unreadable NIfTI header; check by hand")]
     findings = []
-    for name in _NIFTI_FIELDS:
+    for name in NIFTI_FIELDS:
         if name not in header:
             continue
         value = bytes(header[name].tobytes()).strip(b"\0 ")

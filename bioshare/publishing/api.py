@@ -107,13 +107,23 @@ def publish(
     """
     study = _load_study(metadata)
     kind, base = _target(target, sandbox)
+    if analysis is not None and kind == "datacite":
+        raise ValueError(
+            "target='datacite' registers a DOI for data hosted elsewhere and uploads no "
+            "files, so it cannot publish analysis=; publish the analysis with the data "
+            "(target='local', 'zenodo' or 'invenio:<base-url>')"
+        )
     source = Path(path).expanduser().resolve()
     found = sources.collect(source)
     from bioshare.privacy.gate import check_publishable  # scans only DICOM/NIfTI files
 
-    check_publishable([p for p, _ in found], allow_identifiable=allow_identifiable)
+    check_publishable(  # names relative to what is published: a patient's folder shows
+        [p for p, _ in found],
+        root=source if source.is_dir() else source.parent,
+        allow_identifiable=allow_identifiable,
+    )
     if analysis is not None:
-        found, study = _add_analysis(found, study, analysis)
+        found, study = _add_analysis(found, study, analysis, allow_identifiable)
     if kind == "datacite":
         _require(study, kind)
         return _register_datacite(study, url, sandbox, dry_run, source)
@@ -176,16 +186,20 @@ def _require(study: Study, kind: str) -> None:
         )
 
 
-# -- progress -------------------------------------------------------------------------------------
-
-
 # -- analysis -------------------------------------------------------------------------------------
 
 
 def _add_analysis(
-    found: list[tuple[Path, str]], study: Study, analysis: Analysis | str | os.PathLike[str]
+    found: list[tuple[Path, str]],
+    study: Study,
+    analysis: Analysis | str | os.PathLike[str],
+    allow_identifiable: bool = False,
 ) -> tuple[list[tuple[Path, str]], Study]:
-    """The analysis crate as one more file to publish, listed in the study's files."""
+    """The analysis crate as one more file to publish, listed in the study's files.
+
+    The bundle goes through the privacy gate too: a capture copies the notebook's inputs.
+    """
+    from bioshare.privacy.gate import check_publishable
     from bioshare.reproduce.bundle import ANALYSIS_NAME, bundle_file, with_analysis
 
     if any(name == ANALYSIS_NAME for _, name in found):
@@ -194,6 +208,7 @@ def _add_analysis(
             "analysis with analysis= only"
         )
     bundle = bundle_file(analysis)
+    check_publishable([bundle], allow_identifiable=allow_identifiable)
     return [*found, (bundle, ANALYSIS_NAME)], with_analysis(study, bundle.stat().st_size)
 
 
@@ -225,17 +240,12 @@ def _metadata_for(target: str, study: Study, packed: list[PackedFile]) -> dict[s
 
 
 def _local_root(local_root: str | os.PathLike[str] | None) -> Path:
-    value = (
-        local_root
-        or config.registered_services().get("local_root")
-        or os.environ.get("BIOSHARE_LOCAL_ROOT")
-    )
-    if not value:
+    root = config.local_root(local_root)
+    if root is None:
         raise BioshareError(
             "no local repository to publish to: run `bioshare demo` (or `bioshare serve DIR`), "
             "or pass local_root= (or set BIOSHARE_LOCAL_ROOT) to the folder it serves"
         )
-    root = Path(value).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)  # a new local repository starts empty
     return root
 
@@ -276,16 +286,17 @@ def _publish_local(
                     bar(local_name, sources.source_bytes([(path, name)])),
                 )
         described = _local_study(study, found, staging)
+        if analysis:  # marked conformsTo its profile in a derived file list too
+            from bioshare.reproduce.bundle import ANALYSIS_NAME, with_analysis
+
+            bundle = staging / ANALYSIS_NAME
+            described = with_analysis(described, bundle.stat().st_size)
         for path, name in found:
             if path.is_dir():
                 write_study(described, staging / name.removesuffix(".zip"))
         exports.to_rocrate(
             described, folder, data_root=staging, publisher="bioshare local repository"
         )
-    if analysis:
-        from bioshare.reproduce.bundle import link_analysis
-
-        link_analysis(folder / CRATE_FILE)
     return _local_publication(folder, described, root)
 
 

@@ -14,12 +14,12 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-__all__ = ["PackedFile", "file_md5", "is_ome_zarr", "zip_ome_zarr"]
+__all__ = ["PackedFile", "file_md5", "file_sha256", "is_ome_zarr", "write_zip", "zip_ome_zarr"]
 
 METADATA_NAMES = frozenset({"zarr.json", ".zattrs", ".zgroup", ".zarray", ".zmetadata"})
 BLOCK = 1 << 20  # bytes read at a time: memory stays flat whatever the dataset size
@@ -42,7 +42,15 @@ def is_ome_zarr(path: Path) -> bool:
 
 def file_md5(path: Path, progress: Callable[[int], object] | None = None) -> str:
     """The md5 of a file, read in blocks."""
-    digest = hashlib.md5(usedforsecurity=False)
+    return _digest(hashlib.md5(usedforsecurity=False), path, progress)
+
+
+def file_sha256(path: Path, progress: Callable[[int], object] | None = None) -> str:
+    """The sha256 of a file, read in blocks."""
+    return _digest(hashlib.sha256(), path, progress)
+
+
+def _digest(digest: hashlib._Hash, path: Path, progress: Callable[[int], object] | None) -> str:
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
             digest.update(block)
@@ -73,15 +81,31 @@ def zip_ome_zarr(
     PackedFile
         Name (``dest.name``), path, size and md5 of the archive.
     """
+    return write_zip(_entries(source), dest, progress=progress)
+
+
+def write_zip(
+    entries: Iterable[tuple[Path, str]],
+    dest: Path,
+    *,
+    compression: int = zipfile.ZIP_STORED,
+    progress: Callable[[int], object] | None = None,
+) -> PackedFile:
+    """Write files as a reproducible zip at ``dest``, streaming, with its md5.
+
+    Entries (source file, name in the archive) are written in the order given, with a
+    fixed date and mode: the same files give the same bytes. ``dest`` is replaced
+    atomically; a failure leaves no partial file.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as raw:
             sink = _HashingWriter(raw)
             stream = cast(IO[bytes], sink)
-            with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED) as archive:
-                for path, name in _entries(source):
-                    _add(archive, path, name, progress)
+            with zipfile.ZipFile(stream, "w", compression=compression) as archive:
+                for path, name in entries:
+                    _add(archive, path, name, compression, progress)
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(tmp, dest)
@@ -105,10 +129,14 @@ def _entries(source: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _add(
-    archive: zipfile.ZipFile, path: Path, name: str, progress: Callable[[int], object] | None
+    archive: zipfile.ZipFile,
+    path: Path,
+    name: str,
+    compression: int,
+    progress: Callable[[int], object] | None,
 ) -> None:
     info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible archives
-    info.compress_type = zipfile.ZIP_STORED
+    info.compress_type = compression
     info.external_attr = 0o644 << 16
     size = path.stat().st_size
     with path.open("rb") as src, archive.open(info, "w", force_zip64=size > 2**31) as out:

@@ -38,6 +38,7 @@ from typing import Any
 
 from bioshare import config
 from bioshare._http import ApiClient, ApiError
+from bioshare.repositories._common import check_filters, passes_filters
 from bioshare.repositories.base import (
     DatasetRecord,
     ImageRef,
@@ -167,14 +168,14 @@ class EMPIAR(Repository):
         list of DatasetRecord
             With ``score`` 1, 1/2, 1/3... by rank.
         """
-        filters = _check_filters(filters)
+        filters = check_filters(filters, _FILTERS)
         records: list[DatasetRecord] = []
         start = 0
         while len(records) < limit and start < max(limit, _MAX_HITS):
             size = _PAGE if filters else min(_PAGE, limit - len(records))
             accessions, total = await self._search_page(query, start, size)
             found = await self._entries(accessions)
-            records += [r for r in found if r is not None and _passes(r, filters)]
+            records += [r for r in found if r is not None and passes_filters(r, filters)]
             start += len(accessions)
             if not accessions or start >= total:
                 break
@@ -318,21 +319,6 @@ class EMPIAR(Repository):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - set(_FILTERS)
-    if unknown:
-        raise TypeError(f"unknown search filters {sorted(unknown)}; expected some of {_FILTERS}")
-    return {k: v for k, v in filters.items() if v is not None and v != ""}
-
-
-def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
-    if not filters:
-        return True
-    from bioshare.catalog.matching import matches_filters
-
-    return matches_filters(record, **filters)
 
 
 def _hit_accession(hit: Any, index: int, url: str) -> str:

@@ -29,7 +29,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bioshare._http import ApiClient, ApiError
+from bioshare._http import ApiClient
+from bioshare.repositories._common import aget_json, check_filters, passes_filters, stripped
 from bioshare.repositories.base import (
     DatasetRecord,
     ImageRef,
@@ -196,7 +197,7 @@ class OMERO(Repository):
         Filters: ``organism``, ``imaging_method`` (matched against the annotation terms,
         by CURIE, name or common name), ``license`` and ``has_ome_zarr``.
         """
-        filters = _check_filters(filters)
+        filters = check_filters(filters, _SEARCH_FILTERS)
         if limit <= 0:
             return []
         containers, applied = await self._candidates(filters)
@@ -206,9 +207,9 @@ class OMERO(Repository):
         for kind, obj in containers:
             notes = annotations.get((kind, _id(obj, self._where(kind))), Annotations())
             record = self._record(kind, obj, notes)
-            if not _passes(record, local):
+            if not passes_filters(record, local):
                 continue
-            score = score_text(query, _str(obj.get("Name")), notes.text(), record.description)
+            score = score_text(query, stripped(obj.get("Name")), notes.text(), record.description)
             if query.strip() and score == 0:
                 continue
             records.append(replace(record, score=round(score, 4)))
@@ -252,12 +253,12 @@ class OMERO(Repository):
     def _record(self, kind: str, obj: Mapping[str, Any], notes: Annotations) -> DatasetRecord:
         """A `DatasetRecord` from a project/screen object and its annotations."""
         oid = _id(obj, self._where(kind))
-        name = _str(obj.get("Name")) or f"{kind} {oid}"
+        name = stripped(obj.get("Name")) or f"{kind} {oid}"
         return DatasetRecord(
             repository=self.name,
             id=f"{kind}:{oid}",
             title=notes.first(*TITLE_KEYS) or name,
-            description=_str(obj.get("Description")),
+            description=stripped(obj.get("Description")),
             url=f"{self.base_url}/webclient/?show={kind}-{oid}",
             doi=_doi(notes),
             license=_license(notes.first(*LICENSE_KEYS)),
@@ -293,7 +294,7 @@ class OMERO(Repository):
         return ImageRef(
             repository=self.name,
             id=str(iid),
-            name=_str(image.get("Name")) or f"image {iid}",
+            name=stripped(image.get("Name")) or f"image {iid}",
             zarr_url=self._zarr_url("image", iid, container),
             shape=shape,
             dtype=dtype,
@@ -309,7 +310,7 @@ class OMERO(Repository):
         return ImageRef(
             repository=self.name,
             id=f"plate:{pid}",
-            name=_str(plate.get("Name")) or f"plate {pid}",
+            name=stripped(plate.get("Name")) or f"plate {pid}",
             zarr_url=self._zarr_url("plate", pid, screen),
             dataset_id=record_id,
         )
@@ -392,14 +393,7 @@ class OMERO(Repository):
         self, path: str, params: Mapping[str, Any] | None = None, *, missing: str | None = None
     ) -> Any:
         """GET JSON; a 404 means ``missing`` does not exist, a broken body a `RepositoryError`."""
-        try:
-            return await self._client.aget_json(path, params)
-        except ApiError as exc:
-            if exc.status == 404 and missing:
-                raise RecordNotFoundError(f"{self.label} has no {missing}") from exc
-            if exc.status is not None and exc.status < 400:  # 2xx with a body that is not JSON
-                raise RepositoryError(str(exc)) from exc
-            raise
+        return await aget_json(self._client, path, params, label=self.label, missing=missing)
 
     async def _dataset_images(
         self, did: int, container: Mapping[str, Any], record_id: str
@@ -521,10 +515,6 @@ def _id(obj: Mapping[str, Any], where: str) -> int:
     return value
 
 
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _pixels(pixels: Any, where: str) -> tuple[tuple[int, ...] | None, str | None]:
     """(shape in t, c, z, y, x order, dtype) from an image's ``Pixels``."""
     if not isinstance(pixels, dict):
@@ -588,21 +578,3 @@ def _date(value: str | None) -> str | None:
         return None
     match = re.match(r"\d{4}-\d{2}-\d{2}", value.strip())
     return match.group(0) if match else value.strip()
-
-
-# -- filters -----------------------------------------------------------------------------------
-
-
-def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - set(_SEARCH_FILTERS)
-    if unknown:
-        raise TypeError(
-            f"unknown search filters {sorted(unknown)}; expected some of {_SEARCH_FILTERS}"
-        )
-    return {k: v for k, v in filters.items() if v is not None and v != ""}
-
-
-def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
-    from bioshare.catalog.matching import matches_filters
-
-    return matches_filters(record, **filters)

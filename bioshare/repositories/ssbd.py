@@ -49,6 +49,7 @@ from typing import Any
 
 from bioshare import config
 from bioshare._http import ApiClient, ApiError
+from bioshare.repositories._common import check_filters
 from bioshare.repositories.base import (
     DatasetRecord,
     ImageRef,
@@ -159,7 +160,7 @@ class SSBD(Repository):
         """
         from bioshare.catalog.matching import matches_filters
 
-        wanted = _check_filters(filters)
+        wanted = check_filters(filters, _SEARCH_FILTERS)
         if limit <= 0:
             return []
         url = self.client.url(DATA)
@@ -485,12 +486,3 @@ def _license(value: str) -> str | None:
 def _date(value: str) -> str | None:
     match = re.match(r"\d{4}-\d{2}-\d{2}", value)
     return match.group(0) if match else value or None
-
-
-def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - set(_SEARCH_FILTERS)
-    if unknown:
-        raise TypeError(
-            f"unknown search filters {sorted(unknown)}; expected some of {_SEARCH_FILTERS}"
-        )
-    return {k: v for k, v in filters.items() if v is not None and v != ""}

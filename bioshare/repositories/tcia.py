@@ -52,10 +52,9 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from bioshare import config
 from bioshare._http import ApiClient, ApiError
+from bioshare.repositories._common import aget_json, check_filters, passes_filters, stripped
 from bioshare.repositories.base import (
     DatasetRecord,
     ImageRef,
@@ -89,6 +88,7 @@ MODALITY_NAMES: dict[str, str] = {
 """DICOM modality codes of images (PS3.3 C.7.3.1.1.1) and the imaging methods they name."""
 
 _FILTERS = ("organism", "imaging_method", "license", "has_ome_zarr", "modality", "body_part")
+_KEYWORD_FILTERS = ("modality", "body_part")  # matched against the keywords: codes and parts
 _CONCURRENCY = 8
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -151,7 +151,7 @@ class TCIA(Repository):
         (``"CHEST"``, any case), ``imaging_method`` (``"computed tomography"``),
         ``organism``, ``license`` and ``has_ome_zarr`` (TCIA serves DICOM: never true).
         """
-        filters = _check_filters(filters)
+        filters = check_filters(filters, _FILTERS)
         if limit <= 0:
             return []
         names, descriptions = await asyncio.gather(self.collections(), self._describe_all())
@@ -179,7 +179,7 @@ class TCIA(Repository):
         records = await asyncio.gather(*(one(name) for name in chosen))
         kept = []
         for record in records:
-            if not _passes(record, filters):
+            if not passes_filters(record, filters, _KEYWORD_FILTERS):
                 continue
             notes = " ".join((*record.keywords, *(t.label for t in record.imaging_methods)))
             score = score_text(query, record.title, notes, record.description)
@@ -304,8 +304,8 @@ class TCIA(Repository):
     def series_ref(self, row: Mapping[str, Any], collection: str) -> ImageRef:
         """An `ImageRef` for a ``getSeries`` object."""
         uid = str(row["SeriesInstanceUID"])
-        label = _str(row.get("SeriesDescription")) or _str(row.get("ProtocolName"))
-        parts = [_str(row.get("PatientID")), _str(row.get("Modality")), label]
+        label = stripped(row.get("SeriesDescription")) or stripped(row.get("ProtocolName"))
+        parts = [stripped(row.get("PatientID")), stripped(row.get("Modality")), label]
         return ImageRef(
             repository=self.name,
             id=uid,
@@ -326,7 +326,7 @@ class TCIA(Repository):
     ) -> DatasetRecord:
         modalities, parts = list(modalities), list(parts)
         methods = [modality_term(m) for m in modalities]
-        doi = _doi(_str((description or {}).get("descriptionURI")))
+        doi = _doi(stripped((description or {}).get("descriptionURI")))
         listing = f"{self.base_url}/getSeries?Collection={quote(name)}"
         url = f"https://doi.org/{doi}" if doi else listing
         return DatasetRecord(
@@ -378,10 +378,7 @@ class TCIA(Repository):
         client = client or self._client
         query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
         url = client.url(endpoint)
-        response = await client.arequest("GET", endpoint, params=query or None)
-        if response.status_code == 204 or not response.content.strip():
-            return []
-        body = _json(response, url)
+        body = await aget_json(client, endpoint, query or None, label="TCIA", empty=[])
         if not isinstance(body, list):
             raise RepositoryError(
                 f"TCIA: {url} answered {type(body).__name__}; expected a JSON list of objects"
@@ -397,14 +394,6 @@ class TCIA(Repository):
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def _json(response: httpx.Response, url: str) -> Any:
-    try:
-        return response.json()
-    except ValueError as exc:
-        kind = response.headers.get("content-type", "no content type")
-        raise RepositoryError(f"TCIA: {url} answered with invalid JSON ({kind}): {exc}") from None
-
-
 def _values(rows: list[dict[str, Any]], key: str, url: str) -> list[str]:
     values = []
     for index, row in enumerate(rows):
@@ -417,12 +406,12 @@ def _values(rows: list[dict[str, Any]], key: str, url: str) -> list[str]:
 
 
 def _description_text(row: Mapping[str, Any] | None) -> str:
-    text = _str((row or {}).get("description"))
+    text = stripped((row or {}).get("description"))
     return " ".join(html.unescape(_TAGS.sub(" ", text)).split())
 
 
 def _first(rows: Iterable[Mapping[str, Any]], key: str) -> str | None:
-    return next((str(r[key]).strip() for r in rows if _str(r.get(key))), None)
+    return next((str(r[key]).strip() for r in rows if stripped(r.get(key))), None)
 
 
 _DOI = re.compile(r"10\.\d{4,9}/\S+")
@@ -442,26 +431,3 @@ def _number(value: Any) -> float | None:
         return float(str(value))
     except ValueError:
         return None
-
-
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - set(_FILTERS)
-    if unknown:
-        raise TypeError(f"unknown search filters {sorted(unknown)}; expected some of {_FILTERS}")
-    return {k: v for k, v in filters.items() if v is not None and v != ""}
-
-
-def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
-    from bioshare.catalog.matching import matches_filters
-
-    common = {k: v for k, v in filters.items() if k not in ("modality", "body_part")}
-    keywords = {k.casefold() for k in record.keywords}  # modality codes and body parts
-    for key in ("modality", "body_part"):
-        wanted = str(filters.get(key, "")).strip().casefold()
-        if wanted and wanted not in keywords:
-            return False
-    return matches_filters(record, **common)

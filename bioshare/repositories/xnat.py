@@ -19,14 +19,15 @@ every value a string. The endpoints used:
 - ``GET .../resources/{label}/files`` -> rows ``Name``, ``Size``, ``URI``; with
   ``format=zip`` a zip of the resource (a DICOM image's ``download_url``);
 - ``POST /data/JSESSION`` with HTTP basic auth -> the session id, sent afterwards as the
-  cookie ``JSESSIONID``.
+  cookie ``JSESSIONID`` (to the server's host only, also after a redirect there, e.g. from
+  http to https).
 
 Authentication: anonymous by default (public projects only). With a user name and
 password, or an alias token's alias and secret (``/data/services/tokens/issue``), from
 the arguments, ``XNAT_USER``/``XNAT_PASSWORD`` or the keyring (service ``bioshare``, names
 ``xnat-user`` and ``xnat``), the adapter logs in once (``POST /data/JSESSION``) and sends
 the session cookie; ``XNAT_JSESSIONID`` reuses a session. Secrets travel only in headers
-and never appear in a repr or a message.
+and cookies and never appear in a repr or a message.
 
 XNAT has no full-text search: `XNAT.search` lists the projects the user may see, ranks
 them by the query words (`bioshare.repositories.omero.score_text`: name, then keywords and
@@ -56,8 +57,9 @@ from urllib.parse import quote
 
 import httpx
 
-from bioshare._http import ApiClient, ApiError
+from bioshare._http import ApiClient
 from bioshare.errors import AccessDeniedError
+from bioshare.repositories._common import aget_json, check_filters, passes_filters, stripped
 from bioshare.repositories.base import (
     DatasetRecord,
     ImageRef,
@@ -77,6 +79,7 @@ IMAGE_RESOURCES = {"DICOM": "dicom", "NIFTI": "nifti", "NII": "nifti"}
 """Scan resource labels (upper-case) that hold images, and the `ImageRef.format` of each."""
 
 _FILTERS = ("organism", "imaging_method", "license", "has_ome_zarr", "modality")
+_KEYWORD_FILTERS = ("modality",)  # matched against the keywords: the sessions' modalities
 _CONCURRENCY = 8
 _XSI = re.compile(r"^xnat:([a-z]+?)(?:session|scan)data$", re.IGNORECASE)
 _XSI_MODALITY = {"mr": "MR", "ct": "CT", "pet": "PT", "petmr": "PT", "us": "US", "cr": "CR"}
@@ -189,10 +192,14 @@ class XNAT(Repository):
 
     @property
     def storage_options(self) -> dict[str, Any] | None:
-        """fsspec options that authenticate a download like this adapter's requests."""
+        """Options that authenticate a download (`bioshare.formats`) like these requests.
+
+        The session is a ``cookies`` entry, not a ``Cookie`` header: a header is dropped
+        when the server redirects the download, a cookie is sent again (to this host only).
+        """
         if self._session is None:
             return None
-        return {"headers": {"Cookie": f"JSESSIONID={self._session}"}}
+        return {"cookies": {"JSESSIONID": self._session}}
 
     # -- the protocol ---------------------------------------------------------------------------
 
@@ -203,7 +210,7 @@ class XNAT(Repository):
         types, ``organism``, ``license`` and ``has_ome_zarr`` (never true: XNAT serves
         DICOM and NIfTI).
         """
-        filters = _check_filters(filters)
+        filters = check_filters(filters, _FILTERS)
         if limit <= 0:
             return []
         rows = await self._results("/data/projects")
@@ -231,7 +238,7 @@ class XNAT(Repository):
         enriched = await asyncio.gather(*(one(r) for r in candidates[:budget]))
         kept = []
         for record in enriched:
-            if not _passes(record, filters):
+            if not passes_filters(record, filters, _KEYWORD_FILTERS):
                 continue
             notes = " ".join((*record.keywords, *(t.label for t in record.imaging_methods)))
             score = score_text(query, record.title + " " + record.id, notes, record.description)
@@ -250,7 +257,7 @@ class XNAT(Repository):
         )
         fields = _project_fields(body, self._client.url(path))
         record = self._record({**_investigator(body), **fields})
-        words = [w for w in re.split(r"[\s,;]+", _str(fields.get("keywords"))) if w]
+        words = [w for w in re.split(r"[\s,;]+", stripped(fields.get("keywords"))) if w]
         record = replace(record, keywords=tuple(dict.fromkeys(words)))
         record = _with_sessions(record, sessions)
         summary = f"{len(subjects)} subjects, {len(sessions)} imaging sessions"
@@ -305,21 +312,21 @@ class XNAT(Repository):
 
     async def session_images(self, session: Mapping[str, Any], project: str) -> list[ImageRef]:
         """The image resources of one session's scans, as `ImageRef`."""
-        eid = _str(session.get("ID"))
+        eid = stripped(session.get("ID"))
         if not eid:
             raise RepositoryError(f"{self.label}: a session of project {project!r} has no 'ID'")
         scans = await self.scans(eid)
-        found = await asyncio.gather(*(self.resources(eid, _str(s.get("ID"))) for s in scans))
+        found = await asyncio.gather(*(self.resources(eid, stripped(s.get("ID"))) for s in scans))
         refs = []
         for scan, resources in zip(scans, found, strict=True):
             for resource in resources:
-                label = _str(resource.get("label"))
+                label = stripped(resource.get("label"))
                 kind = IMAGE_RESOURCES.get(label.upper()) or IMAGE_RESOURCES.get(
-                    _str(resource.get("format")).upper()
+                    stripped(resource.get("format")).upper()
                 )
                 if kind is None:
                     continue
-                url = await self._download_url(eid, _str(scan.get("ID")), label, kind)
+                url = await self._download_url(eid, stripped(scan.get("ID")), label, kind)
                 if url is not None:
                     refs.append(self._image_ref(session, scan, label, kind, url, project))
         return refs
@@ -332,20 +339,20 @@ class XNAT(Repository):
     # -- records --------------------------------------------------------------------------------
 
     def _record(self, row: Mapping[str, Any]) -> DatasetRecord:
-        pid = _str(row.get("ID"))
+        pid = stripped(row.get("ID"))
         if not pid:
             raise RepositoryError(f"{self.label}: a project has no 'ID': {str(row)[:200]}")
         pi = ", ".join(
-            p for p in (_str(row.get("pi_lastname")), _str(row.get("pi_firstname"))) if p
+            p for p in (stripped(row.get("pi_lastname")), stripped(row.get("pi_firstname"))) if p
         )
         return DatasetRecord(
             repository=self.name,
             id=pid,
-            title=_str(row.get("name")) or _str(row.get("secondary_ID")) or pid,
-            description=_str(row.get("description")),
+            title=stripped(row.get("name")) or stripped(row.get("secondary_ID")) or pid,
+            description=stripped(row.get("description")),
             url=f"{self.base_url}/data/projects/{quote(pid)}",
             authors=(pi,) if pi else (),
-            accessions=tuple(a for a in (_str(row.get("secondary_ID")),) if a and a != pid),
+            accessions=tuple(a for a in (stripped(row.get("secondary_ID")),) if a and a != pid),
             has_ome_zarr=False,
         )
 
@@ -358,9 +365,9 @@ class XNAT(Repository):
         url: str,
         project: str,
     ) -> ImageRef:
-        eid, sid = _str(session.get("ID")), _str(scan.get("ID"))
-        what = _str(scan.get("series_description")) or _str(scan.get("type"))
-        name = f"{_str(session.get('label')) or eid} scan {sid}"
+        eid, sid = stripped(session.get("ID")), stripped(scan.get("ID"))
+        what = stripped(scan.get("series_description")) or stripped(scan.get("type"))
+        name = f"{stripped(session.get('label')) or eid} scan {sid}"
         return ImageRef(
             repository=self.name,
             id=f"{eid}/{sid}/{resource}",
@@ -368,7 +375,8 @@ class XNAT(Repository):
             dataset_id=project,
             format=kind,
             download_url=url,
-            storage_options=self.storage_options,
+            # The session goes to this server only (a file URI may name another host).
+            storage_options=self.storage_options if _same_host(url, self.base_url) else None,
         )
 
     async def _download_url(self, eid: str, sid: str, label: str, kind: str) -> str | None:
@@ -376,8 +384,8 @@ class XNAT(Repository):
         if kind == "dicom":
             return self.zip_url(eid, sid, label)
         for row in await self.files(eid, sid, label):
-            uri = _str(row.get("URI"))
-            if _NIFTI.search(_str(row.get("Name")) or uri):
+            uri = stripped(row.get("URI"))
+            if _NIFTI.search(stripped(row.get("Name")) or uri):
                 return uri if uri.startswith(("http://", "https://")) else f"{self.base_url}{uri}"
         return None
 
@@ -387,8 +395,9 @@ class XNAT(Repository):
     # -- HTTP -----------------------------------------------------------------------------------
 
     def _make_client(self) -> ApiClient:
-        headers = {"Cookie": f"JSESSIONID={self._session}"} if self._session else None
-        return ApiClient(self.base_url, name=self.label, headers=headers, **self._settings)
+        # In the client's cookie jar, the session also follows redirects on this host.
+        cookies = {"JSESSIONID": str(self._session)} if self._session else None
+        return ApiClient(self.base_url, name=self.label, cookies=cookies, **self._settings)
 
     async def _login(self, *, stale: str | None = None) -> None:
         """Open a session with the credentials (``POST /data/JSESSION``), once.
@@ -409,11 +418,13 @@ class XNAT(Repository):
                 response = await plain.arequest(
                     "POST", "/data/JSESSION", auth=httpx.BasicAuth(self.user, str(self._password))
                 )
-            except AccessDeniedError:
+            except AccessDeniedError as exc:
                 raise AccessDeniedError(
                     f"{self.label} refused the login of user {self.user!r} at "
                     f"{plain.url('/data/JSESSION')}: check XNAT_USER and XNAT_PASSWORD (an "
-                    "alias token's alias and secret work as user and password)"
+                    "alias token's alias and secret work as user and password)",
+                    status=exc.status,
+                    url=exc.url,
                 ) from None
             session = response.text.strip()
             if not _SESSION.match(session):
@@ -432,23 +443,21 @@ class XNAT(Repository):
         for attempt in range(2):
             client, session = self._client, self._session
             try:
-                return await client.aget_json(path, {"format": "json"})
+                return await aget_json(
+                    client, path, {"format": "json"}, label=self.label, missing=missing
+                )
             except AccessDeniedError as exc:
-                expired = "HTTP 401" in str(exc) and session is not None
+                expired = exc.status == 401 and session is not None
                 if attempt == 0 and expired and self.user and self._password:
                     await self._login(stale=session)
                     continue
                 if self._session is None:
                     raise AccessDeniedError(
                         f"{exc}; this needs a login: set XNAT_USER and XNAT_PASSWORD (or an "
-                        "alias token's alias and secret)"
+                        "alias token's alias and secret)",
+                        status=exc.status,
+                        url=exc.url,
                     ) from None
-                raise
-            except ApiError as exc:
-                if exc.status == 404 and missing:
-                    raise RecordNotFoundError(f"{self.label} has no {missing}") from None
-                if exc.status is not None and exc.status < 400:  # a body that is not JSON
-                    raise RepositoryError(str(exc)) from None
                 raise
         raise AssertionError("unreachable")
 
@@ -500,14 +509,16 @@ def _investigator(body: Any) -> dict[str, str]:
             for item in child.get("items") or []:
                 fields = item.get("data_fields") if isinstance(item, dict) else None
                 if isinstance(fields, dict):
-                    first, last = _str(fields.get("firstname")), _str(fields.get("lastname"))
-                    return {"pi_firstname": first, "pi_lastname": last}
+                    return {
+                        "pi_firstname": stripped(fields.get("firstname")),
+                        "pi_lastname": stripped(fields.get("lastname")),
+                    }
     return {}
 
 
 def _with_sessions(record: DatasetRecord, sessions: Iterable[Mapping[str, Any]]) -> DatasetRecord:
     """The record with the imaging methods and modality codes of its sessions."""
-    codes = [session_modality(_str(s.get("xsiType"))) for s in sessions]
+    codes = [session_modality(stripped(s.get("xsiType"))) for s in sessions]
     known = list(dict.fromkeys(c for c in codes if c))
     methods: list[Term] = [t for t in (modality_term(c) for c in known) if t is not None]
     return replace(
@@ -518,24 +529,8 @@ def _with_sessions(record: DatasetRecord, sessions: Iterable[Mapping[str, Any]])
 
 
 def _names(row: Mapping[str, Any]) -> str:
-    return " ".join(_str(row.get(k)) for k in ("name", "secondary_ID", "ID"))
+    return " ".join(stripped(row.get(k)) for k in ("name", "secondary_ID", "ID"))
 
 
-def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _check_filters(filters: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = set(filters) - set(_FILTERS)
-    if unknown:
-        raise TypeError(f"unknown search filters {sorted(unknown)}; expected some of {_FILTERS}")
-    return {k: v for k, v in filters.items() if v is not None and v != ""}
-
-
-def _passes(record: DatasetRecord, filters: Mapping[str, Any]) -> bool:
-    from bioshare.catalog.matching import matches_filters
-
-    modality = str(filters.get("modality", "")).strip().upper()
-    if modality and modality not in {k.upper() for k in record.keywords}:
-        return False
-    return matches_filters(record, **{k: v for k, v in filters.items() if k != "modality"})
+def _same_host(url: str, base_url: str) -> bool:
+    return httpx.URL(url).host == httpx.URL(base_url).host

@@ -15,6 +15,7 @@ from bioshare.reproduce.crate import ANALYSIS_FILE, Analysis, write_crate
 from bioshare.reproduce.execution import run_notebook
 from bioshare.reproduce.inputs import find_inputs, local_path
 from bioshare.reproduce.outputs import OutputSpec, read_manifest
+from bioshare.reproduce.recording import DIR_VARIABLE
 from bioshare.reproduce.safety import check_files, check_parameters
 
 __all__ = ["capture"]
@@ -102,8 +103,11 @@ def capture(
                 f"captured{_keep(result.executed)}"
             )
         specs = _select(read_manifest(result.outputs), outputs, source.name)
-        from bioshare.reproduce.environment import snapshot
-
+        if result.environment is None:
+            raise BioshareError(
+                f"{source.name} ran, but its kernel did not report its environment (did the "
+                f"notebook unset {DIR_VARIABLE}?); nothing was captured"
+            )
         executed = f"{source.stem}.executed.ipynb"
         analysis = Analysis(
             title=title or f"Analysis: {source.stem}",
@@ -111,7 +115,7 @@ def capture(
             parameters=values,
             inputs=inputs,
             outputs=specs,
-            environment=result.environment or snapshot(),
+            environment=result.environment,
             start=result.start.isoformat(timespec="seconds"),
             end=result.end.isoformat(timespec="seconds"),
             executed=executed,

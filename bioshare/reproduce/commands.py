@@ -32,7 +32,11 @@ def add_capture_arguments(parser: argparse.ArgumentParser) -> None:
     _parameter_argument(parser, "a notebook parameter (JSON value, else text)")
     parser.add_argument("--output", "-o", type=Path, help="crate folder or .zip to write")
     parser.add_argument("--title", help="title of the captured analysis")
+    parser.add_argument("--description", default="", help="what the analysis does")
     parser.add_argument("--agent", help="who ran it: a name or an ORCID URL")
+    parser.add_argument(
+        "--license", help="licence of the notebook and its outputs: SPDX id (CC-BY-4.0) or URL"
+    )
     parser.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing crate")
 
@@ -72,7 +76,9 @@ def run_capture(args: argparse.Namespace) -> int:
         _parameters(args.parameter),
         dest=args.output,
         title=args.title,
+        description=args.description,
         agent=args.agent,
+        license=args.license,
         timeout=args.timeout,
         overwrite=args.overwrite,
     )

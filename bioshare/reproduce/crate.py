@@ -27,6 +27,7 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import unquote
 
 from bioshare.errors import BioshareError, WriteError
 from bioshare.reproduce.outputs import MEDIA_TYPES, OutputSpec
@@ -403,7 +404,9 @@ def open_crate(path: Path, workdir: Path) -> Analysis:
         raise BioshareError(f"{path}: {ANALYSIS_FILE} is missing; it holds what bioshare re-runs")
     analysis = Analysis.from_dict(json.loads(described.read_text()), path)
     instrument = actions[0].get("instrument")
-    if instrument is not None and getattr(instrument, "id", None) != analysis.notebook:
+    # rocrate percent-encodes ids: "count nuclei.ipynb" is "count%20nuclei.ipynb"
+    named = getattr(instrument, "id", None)
+    if instrument is not None and (named is None or unquote(named) != analysis.notebook):
         raise BioshareError(
             f"{path}: the CreateAction's instrument is {getattr(instrument, 'id', instrument)!r} "
             f"but {ANALYSIS_FILE} names the notebook {analysis.notebook!r}"

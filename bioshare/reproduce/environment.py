@@ -26,9 +26,11 @@ def snapshot(modules: Iterable[str] | None = None) -> dict[str, Any]:
         Top-level module names in use (the notebook's ``sys.modules``): the distributions
         providing them are listed. None lists every installed distribution.
     """
+    modules = None if modules is None else set(modules)
+    packages: dict[str, str] = {}
     if modules is None:
         packages = {_name(d): d.version for d in metadata.distributions() if d.metadata["Name"]}
-    else:
+    elif modules:  # mapping modules to distributions reads every installed one: 0.5 s
         providers = metadata.packages_distributions()
         stdlib = set(sys.stdlib_module_names)
         names = {
@@ -37,7 +39,6 @@ def snapshot(modules: Iterable[str] | None = None) -> dict[str, Any]:
             if module and module not in stdlib and not module.startswith("_")
             for dist in providers.get(module, ())
         }
-        packages = {}
         for name in names:
             version = _version(name)
             if version is not None:

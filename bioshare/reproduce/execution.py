@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bioshare.reproduce.recording import DIR_VARIABLE, ENVIRONMENT
+from bioshare.reproduce.safety import is_secret_name
 
 __all__ = ["RunResult", "run_notebook"]
 
@@ -24,7 +25,6 @@ class RunResult:
 
     executed: Path
     outputs: Path  # the folder `record` wrote into
-    workdir: Path
     start: dt.datetime
     end: dt.datetime
     error: str | None = None
@@ -45,8 +45,9 @@ def run_notebook(
 ) -> RunResult:
     """Execute ``notebook`` with ``parameters``; everything it writes stays in ``folder``.
 
-    The kernel runs in ``folder/work``; recorded outputs go to ``folder/outputs``; the
-    executed notebook is ``folder/executed.ipynb``. ``timeout`` bounds each cell (seconds).
+    The kernel runs in ``folder/work``, without the environment variables that hold
+    tokens or passwords; recorded outputs go to ``folder/outputs``; the executed notebook
+    is ``folder/executed.ipynb``. ``timeout`` bounds each cell (seconds).
     A failing cell does not raise: the result carries the error.
     """
     import nbformat
@@ -69,6 +70,8 @@ def run_notebook(
     with _ENV_LOCK:
         previous = os.environ.get(DIR_VARIABLE)
         os.environ[DIR_VARIABLE] = str(outputs)
+        # the notebook's code is not ours to trust: its kernel gets no tokens or passwords
+        hidden = {name: os.environ.pop(name) for name in list(os.environ) if is_secret_name(name)}
         try:
             papermill.execute_notebook(
                 str(prepared),
@@ -84,6 +87,7 @@ def run_notebook(
         except Exception as exc:  # papermill raises its own and nbclient's errors
             error = _describe(exc)
         finally:
+            os.environ.update(hidden)
             if previous is None:
                 os.environ.pop(DIR_VARIABLE, None)
             else:
@@ -93,7 +97,7 @@ def run_notebook(
     if (outputs / ENVIRONMENT).is_file():
         environment = json.loads((outputs / ENVIRONMENT).read_text())
         (outputs / ENVIRONMENT).unlink()
-    return RunResult(executed, outputs, workdir, start, end, error, environment)
+    return RunResult(executed, outputs, start, end, error, environment)
 
 
 def _describe(exc: Exception) -> str:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from bioshare.publishing.package import file_sha256
 from bioshare.reproduce.crate import InputRecord
 
 __all__ = ["content_sha256", "find_inputs", "is_url"]
@@ -35,12 +36,7 @@ def local_path(value: Any) -> Path | None:
 def content_sha256(path: Path) -> tuple[str, int]:
     """sha256 and size of a file, or of a folder's files (relative paths and contents)."""
     if path.is_file():
-        digest, size = hashlib.sha256(), 0
-        with path.open("rb") as handle:
-            while block := handle.read(1 << 20):
-                digest.update(block)
-                size += len(block)
-        return digest.hexdigest(), size
+        return file_sha256(path), path.stat().st_size
     digest, total = hashlib.sha256(), 0
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
         sha, size = content_sha256(child)

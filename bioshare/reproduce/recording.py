@@ -67,7 +67,9 @@ def record(
     rtol, atol
         Tolerances for numbers, arrays and numeric table columns (defaults 1e-6 and 1e-9).
     threshold
-        Figures: the least structural similarity (SSIM, 0-1) that still matches (default 0.99).
+        Figures: the least structural similarity (SSIM of the colour images, 0-1) that
+        still matches (default 0.99); at most ``(1 - threshold)**2`` of the pixels may
+        change visibly (0.01 % by default).
     """
     kind = _kind(value)
     if kind == "figure":

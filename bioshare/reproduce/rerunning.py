@@ -74,7 +74,6 @@ def rerun(
         analysis = open_crate(locate(source, folder / "fetched"), folder / "fetched")
         assert analysis.path is not None
         values, checks, changed = _inputs(analysis, overrides)
-        before = current(analysis.environment)
         result = run_notebook(
             analysis.path / analysis.notebook,
             values,
@@ -90,7 +89,9 @@ def rerun(
             outputs=tuple(comparisons),
             inputs=tuple(checks),
             parameters=changed,
-            environment=diff(analysis.environment, result.environment or before),
+            environment=diff(
+                analysis.environment, result.environment or current(analysis.environment)
+            ),
             seconds=result.seconds,
             error=result.error,
             warning=EXECUTION_WARNING,

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 from bioshare import config
 from bioshare.errors import BioshareError
@@ -28,7 +27,6 @@ from bioshare.reproduce.crate import METADATA_FILE, PROFILE, is_process_crate
 __all__ = ["ANALYSIS_NAME", "analysis_in_crate", "locate"]
 
 ANALYSIS_NAME = "analysis.crate.zip"  # the bundle's name in a publication
-_DOI = re.compile(r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
 _RECORD = re.compile(r"^/(?:api/)?(?:records?|uploads)/([^/]+)/?")
 
 
@@ -47,9 +45,9 @@ def locate(source: Any, workdir: Path) -> Path:
     text = str(source).strip()
     if text.startswith("local:"):
         return _from_local_record(text.removeprefix("local:").strip("/"), workdir)
-    doi = _DOI.match(text)
+    doi = _doi(text)
     if doi:
-        return _from_url(resolve_doi(doi.group(1)), workdir)
+        return _from_url(resolve_doi(doi), workdir)
     if text.startswith(("http://", "https://")):
         return _from_url(text, workdir)
     path = Path(text).expanduser()
@@ -61,17 +59,28 @@ def locate(source: Any, workdir: Path) -> Path:
     )
 
 
+def _doi(text: str) -> str | None:
+    """The bare DOI in ``text`` (a DOI, ``doi:...`` or a doi.org URL), else None."""
+    from bioshare.metadata.checks import normalize_doi
+
+    try:
+        return normalize_doi(text)
+    except ValueError:
+        return None
+
+
 def resolve_doi(doi: str) -> str:
-    """Where the DOI resolver sends ``doi``: the record's landing page URL."""
+    """Where the DOI resolver sends ``doi``: the record's landing page URL.
+
+    Redirects are followed by hand, to stop at the record's page (its API is asked, not
+    the page); transient failures are retried ``BIOSHARE_RETRIES`` times.
+    """
     import httpx
 
     url = f"{config.service_url('doi')}/{quote(doi, safe='/')}"
     with httpx.Client(timeout=config.timeout(), follow_redirects=False) as client:
         for _ in range(6):
-            try:
-                response = client.get(url)
-            except httpx.HTTPError as exc:
-                raise BioshareError(f"could not ask {url} where DOI {doi} points: {exc}") from exc
+            response = _get_retrying(client, url, doi)
             if response.is_redirect:
                 url = urljoin(url, response.headers["Location"])
                 if _RECORD.match(urlsplit(url).path):
@@ -85,6 +94,28 @@ def resolve_doi(doi: str) -> str:
     raise BioshareError(f"DOI {doi}: too many redirects, last to {url}")
 
 
+def _get_retrying(client: Any, url: str, doi: str) -> Any:
+    import time
+
+    import httpx
+
+    from bioshare._http import RETRY_STATUS
+
+    for attempt in range(config.retries()):
+        try:
+            response = client.get(url)
+        except httpx.TransportError:
+            pass
+        else:
+            if response.status_code not in RETRY_STATUS:
+                return response
+        time.sleep(min(0.2 * 2**attempt, 5.0))  # a short back-off: the resolver is busy
+    try:
+        return client.get(url)
+    except httpx.TransportError as exc:
+        raise BioshareError(f"could not ask {url} where DOI {doi} points: {exc}") from exc
+
+
 def analysis_in_crate(crate: dict[str, Any]) -> str | None:
     """The file of a publication's crate that is a captured analysis (a Process Run Crate)."""
     base = PROFILE.rsplit("/", 1)[0]
@@ -92,7 +123,9 @@ def analysis_in_crate(crate: dict[str, Any]) -> str | None:
         if not isinstance(entity, dict) or entity.get("@id") == "./":
             continue
         if base in json.dumps(entity.get("conformsTo", "")):
-            return str(entity["@id"])
+            # a file listed without its content (a Zenodo record's crate) is "#<localPath>"
+            node = str(entity.get("localPath") or entity["@id"])
+            return unquote(node.removeprefix("#"))
     ids = [str(e.get("@id")) for e in crate.get("@graph", []) if isinstance(e, dict)]
     return ANALYSIS_NAME if ANALYSIS_NAME in ids else None
 
@@ -119,12 +152,17 @@ def _from_path(path: Path) -> Path:
 
 
 def _from_local_record(relative: str, workdir: Path) -> Path:
-    root = config.registered_services().get("local_root") or os.environ.get("BIOSHARE_LOCAL_ROOT")
     folder_name = relative.split("/", 1)[0]
-    if root and (Path(root) / folder_name).is_dir():
-        return _from_path(Path(root) / folder_name)
+    if folder_name in ("", ".", "..") or "\\" in folder_name:
+        raise BioshareError(
+            f"local:{relative}: expected a publication folder's name (local:published-...), "
+            f"not {folder_name!r}"
+        )
+    root = config.local_root()
+    if root is not None and (root / folder_name).is_dir():
+        return _from_path(root / folder_name)
     server = config.service_url("local")
-    return _from_url(f"{server}/{folder_name}/", workdir)
+    return _from_url(f"{server}/{quote(folder_name)}/", workdir)
 
 
 # -- remote ---------------------------------------------------------------------------------------
@@ -137,7 +175,7 @@ def _from_url(url: str, workdir: Path) -> Path:
     if record:
         return _from_record(base, record.group(1), workdir)
     if parts.path.endswith(".zip"):
-        return _download(url, workdir / PurePosixPath(parts.path).name)
+        return _download(url, workdir / _local_name(unquote(parts.path), url))
     return _from_served_folder(url, workdir)
 
 
@@ -164,7 +202,7 @@ def _from_record(base: str, record_id: str, workdir: Path) -> Path:
             f"{base}/records/{record_id} holds no captured analysis (files: "
             f"{', '.join(sorted(files))}); expected {ANALYSIS_NAME}"
         )
-    target = workdir / name
+    target = workdir / _local_name(name, f"{base}/api/records/{record_id}")
     response = client.request("GET", _content(record_id, name))
     _write(target, response.content, expected_md5=files[name])
     return target
@@ -206,7 +244,8 @@ def _from_served_folder(url: str, workdir: Path) -> Path:
             raise
         name = analysis_in_crate(crate)
         if name:
-            return _download(f"{candidate}/{quote(name)}", workdir / PurePosixPath(name).name)
+            name = unquote(name)  # crate ids are percent-encoded
+            return _download(f"{candidate}/{quote(name)}", workdir / _local_name(name, candidate))
         if PROFILE.rsplit("/", 1)[0] in json.dumps(crate):
             return _download_crate(candidate, crate, workdir / "crate")
         raise BioshareError(f"{candidate} is a publication without a captured analysis")
@@ -220,19 +259,39 @@ def _download_crate(base: str, crate: dict[str, Any], folder: Path) -> Path:
     """Every file a served crate lists, next to its metadata."""
     from bioshare._http import ApiClient
 
-    client = ApiClient(base, name="crate server")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / METADATA_FILE).write_text(json.dumps(crate))
+    entries = []
     for entity in crate.get("@graph", []):
         kind = entity.get("@type") if isinstance(entity, dict) else None
         kinds = kind if isinstance(kind, list) else [kind]
         node = str(entity.get("@id", "")) if isinstance(entity, dict) else ""
-        if "File" in kinds and node and "://" not in node and not node.startswith("#"):
-            relative = PurePosixPath(node)
-            if relative.is_absolute() or ".." in relative.parts:
-                raise BioshareError(f"{base}: crate file {node!r} points outside the crate")
-            _write(folder / relative, client.request("GET", quote(node)).content)
+        if not node or "://" in node or node.startswith("#") or node in ("./", METADATA_FILE):
+            continue
+        relative = PurePosixPath(unquote(node))  # crate ids are percent-encoded
+        if relative.is_absolute() or ".." in relative.parts or "\\" in str(relative):
+            raise BioshareError(f"{base}: crate file {node!r} points outside the crate")
+        if "Dataset" in kinds:
+            # a served folder does not list a folder's files: only the zip has them all
+            raise BioshareError(
+                f"{base}: the crate holds the folder {str(relative)!r}, whose files a served "
+                "crate does not list; re-run the crate's zip (capture(..., dest='x.crate.zip'))"
+            )
+        if "File" in kinds:
+            entries.append(relative)
+    client = ApiClient(base, name="crate server")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / METADATA_FILE).write_text(json.dumps(crate))
+    for relative in entries:
+        data = client.request("GET", quote(relative.as_posix())).content
+        _write(folder / relative, data)
     return folder
+
+
+def _local_name(name: str, where: str) -> str:
+    """The last part of a remote file name: downloads stay in the working folder."""
+    local = PurePosixPath(name.replace("\\", "/")).name
+    if local in ("", ".", ".."):
+        raise BioshareError(f"{where}: file name {name!r}; expected a plain file name")
+    return local
 
 
 def _download(url: str, target: Path) -> Path:

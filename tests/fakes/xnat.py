@@ -20,7 +20,11 @@ It answers in the documented shapes (XNAT REST API, "User Session Management API
 - access: anonymous users see public projects only (private ones: absent from listings,
   403 when named); protected projects are listed and described to everyone, but their
   subjects, sessions and files answer 403 to non-members; ``require_login=True`` answers
-  401 to every anonymous request.
+  401 to every anonymous request;
+- moves: with ``redirect_reads=True`` every GET under ``/data`` answers 302 to the same
+  path and query under ``MOVED`` (``/xnat/data/...``), where the API is served too (a
+  proxy that moved the application and redirects old links); a POST is served in place.
+  `FakeFront` is a front (an http site sending everyone to https) on another port.
 
 Images are synthetic DICOM series and NIfTI volumes from `fakes.medical`, with its made-up
 patient data. Faults come from `FakeService.inject`.
@@ -40,9 +44,10 @@ from aiohttp import web
 from fakes.medical import DicomSeries, NiftiVolume, make_uid, write_dicom_series, write_nifti
 from fakes.service import FakeService, json_error
 
-__all__ = ["FakeXNAT", "XNATExperiment", "XNATProject", "XNATScan", "seed"]
+__all__ = ["MOVED", "FakeFront", "FakeXNAT", "XNATExperiment", "XNATProject", "XNATScan", "seed"]
 
 USERS = {"alice": "wonderland"}
+MOVED = "/xnat"  # where ``redirect_reads`` sends GET requests
 
 
 @dataclass
@@ -184,6 +189,7 @@ class FakeXNAT(FakeService):
         self.sessions: dict[str, str] = {}  # JSESSIONID -> user
         self.tokens: dict[str, tuple[str, str]] = {}  # alias -> (secret, user)
         self.logins = 0
+        self.redirect_reads = False
 
     # -- auth -----------------------------------------------------------------------------------
 
@@ -257,17 +263,25 @@ class FakeXNAT(FakeService):
     # -- routes ---------------------------------------------------------------------------------
 
     def setup(self, app: web.Application) -> None:
-        app.router.add_post("/data/JSESSION", self._jsession)
-        app.router.add_get("/data/services/tokens/issue", self._issue)
-        app.router.add_get("/data/projects", self._projects)
-        app.router.add_get("/data/projects/{project}", self._project_detail)
-        app.router.add_get("/data/projects/{project}/subjects", self._subjects)
-        app.router.add_get("/data/projects/{project}/experiments", self._experiments)
-        scans = "/data/experiments/{experiment}/scans"
-        app.router.add_get(scans, self._scans)
-        app.router.add_get(scans + "/{scan}/resources", self._resources)
-        app.router.add_get(scans + "/{scan}/resources/{resource}/files", self._files)
-        app.router.add_get(scans + "/{scan}/resources/{resource}/files/{name}", self._file)
+        app.middlewares.append(self._moves)
+        for root in ("/data", f"{MOVED}/data"):
+            app.router.add_post(f"{root}/JSESSION", self._jsession)
+            app.router.add_get(f"{root}/services/tokens/issue", self._issue)
+            app.router.add_get(f"{root}/projects", self._projects)
+            app.router.add_get(f"{root}/projects/{{project}}", self._project_detail)
+            app.router.add_get(f"{root}/projects/{{project}}/subjects", self._subjects)
+            app.router.add_get(f"{root}/projects/{{project}}/experiments", self._experiments)
+            scans = f"{root}/experiments/{{experiment}}/scans"
+            app.router.add_get(scans, self._scans)
+            app.router.add_get(scans + "/{scan}/resources", self._resources)
+            app.router.add_get(scans + "/{scan}/resources/{resource}/files", self._files)
+            app.router.add_get(scans + "/{scan}/resources/{resource}/files/{name}", self._file)
+
+    @web.middleware
+    async def _moves(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.redirect_reads and request.method == "GET" and request.path.startswith("/data/"):
+            raise web.HTTPFound(MOVED + request.path_qs)
+        return await handler(request)
 
     async def _jsession(self, request: web.Request) -> web.Response:
         user = self._basic_user(request)
@@ -462,6 +476,25 @@ class FakeXNAT(FakeService):
             if path.name == request.match_info["name"]:
                 return web.FileResponse(path)
         return json_error(404, "no such file")
+
+
+class FakeFront(FakeService):
+    """A front on 127.0.0.1 that answers every request 301 to the same path at ``target``.
+
+    Like an http site that sends everyone to its https address: same host, other port.
+    """
+
+    name = "fake XNAT front"
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target.rstrip("/")
+
+    def setup(self, app: web.Application) -> None:
+        app.router.add_route("*", "/{tail:.*}", self._redirect)
+
+    async def _redirect(self, request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently(self.target + request.path_qs)
 
 
 def _html() -> web.Response:

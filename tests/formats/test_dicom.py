@@ -25,6 +25,7 @@ from bioshare.formats import (
     MixedShapesError,
     MultipleSeriesError,
     NoDicomError,
+    ShearedStackError,
     list_series,
     open_dicom_series,
 )
@@ -302,3 +303,89 @@ def test_remote_single_dicom_file(tmp_path: Path) -> None:
         image = bioshare.open_image(f"{server.url}/files/one.dcm")
         assert image.sizes["z"] == 1
         assert image.attrs["modality"] == "CT"
+
+
+def _slices_by_position(files: list[Path]) -> dict[tuple[float, ...], np.ndarray]:
+    """Each file's rescaled pixels, keyed by its ImagePositionPatient (read by pydicom)."""
+    import pydicom
+
+    out = {}
+    for path in files:
+        ds = pydicom.dcmread(path)
+        key = tuple(round(float(v), 6) for v in ds.ImagePositionPatient)
+        out[key] = ds.pixel_array * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    return out
+
+
+def test_sagittal_geometry_against_hand_computed_coordinates(tmp_path: Path) -> None:
+    # Rows run anterior->posterior (+y), columns head->feet (-z): the normal is -x, so
+    # slice k sits at x = 10 - 2k. Expected values below are worked out by hand.
+    series = write_dicom_series(
+        tmp_path / "sag",
+        n_slices=4,
+        rows=6,
+        cols=5,
+        spacing=(2.0, 0.75, 0.5),
+        origin=(10.0, 20.0, 30.0),
+        orientation=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0),
+    )
+    image = bioshare.open_image(tmp_path / "sag")
+    np.testing.assert_allclose(image["z"].values, [-10.0, -8.0, -6.0, -4.0])
+    np.testing.assert_allclose(image["y"].values, [-30.0, -29.25, -28.5, -27.75, -27.0, -26.25])
+    np.testing.assert_allclose(image["x"].values, [20.0, 20.5, 21.0, 21.5, 22.0])
+    affine = np.asarray(image.attrs["affine"])
+    np.testing.assert_allclose(affine @ [3, 5, 2, 1], [6.0, 21.5, 26.25, 1.0])
+    np.testing.assert_allclose(affine @ [0, 0, 0, 1], [10.0, 20.0, 30.0, 1.0])
+    slices = _slices_by_position(series.files)
+    for k in range(4):
+        np.testing.assert_allclose(image.isel(z=k).values, slices[(10.0 - 2 * k, 20.0, 30.0)])
+
+
+def test_45_degree_oblique_affine_against_hand_computed_positions(tmp_path: Path) -> None:
+    h = np.sqrt(0.5)
+    write_dicom_series(
+        tmp_path / "obl",
+        n_slices=4,
+        spacing=(2.0, 0.75, 0.5),
+        origin=(0.0, 0.0, 0.0),
+        orientation=(h, h, 0.0, 0.0, 0.0, -1.0),
+    )
+    image = bioshare.open_image(tmp_path / "obl")
+    affine = np.asarray(image.attrs["affine"])
+    # voxel (i=1, j=2, k=3): 0.5 mm along (h, h, 0), 1.5 mm along (0, 0, -1), 6 mm along
+    # the normal (-h, h, 0)
+    np.testing.assert_allclose(affine @ [1, 2, 3, 1], [-3.8890873, 4.5961941, -1.5, 1.0], atol=1e-6)
+    np.testing.assert_allclose(image["z"].values, [0.0, 2.0, 4.0, 6.0], atol=1e-9)
+
+
+def test_sheared_stack_from_gantry_tilt_is_refused(tmp_path: Path) -> None:
+    import pydicom
+
+    series = write_dicom_series(tmp_path / "tilt", n_slices=5, series_uid="1.2.3.9")
+    shift = np.tan(np.radians(10))  # 10 degree tilt: y moves with z
+    for path in series.files:
+        ds = pydicom.dcmread(path)
+        x, y, z = (float(v) for v in ds.ImagePositionPatient)
+        ds.ImagePositionPatient = [x, y + shift * (z - series.z[0]), z]
+        ds.save_as(path)
+    with pytest.raises(ShearedStackError) as caught:
+        bioshare.open_image(tmp_path / "tilt")
+    message = str(caught.value)
+    assert "1.2.3.9" in message
+    assert "gantry tilt" in message
+    assert f"{shift * (series.z[-1] - series.z[0]):.4g} mm" in message
+
+
+@pytest.mark.parametrize("modality", ["CT", "MR"])  # with and without rescale
+def test_colour_images_are_refused_at_open(tmp_path: Path, modality: str) -> None:
+    import pydicom
+
+    series = write_dicom_series(tmp_path / "rgb", n_slices=2, modality=modality)
+    for path in series.files:
+        ds = pydicom.dcmread(path)
+        ds.SamplesPerPixel = 3
+        ds.PhotometricInterpretation = "RGB"
+        ds.PlanarConfiguration = 0
+        ds.save_as(path)
+    with pytest.raises(BioshareError, match=r"colour DICOM images \(SamplesPerPixel=3\)"):
+        bioshare.open_image(tmp_path / "rgb")

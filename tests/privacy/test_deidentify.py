@@ -162,3 +162,44 @@ def test_zip_members_cannot_escape_the_output(tmp_path: Path) -> None:
         deidentify(tmp_path / "evil.zip", tmp_path / "sub" / "out")
     assert not (tmp_path / "sub" / "escaped.dcm").exists()
     assert not (tmp_path / "sub" / "out").exists()
+
+
+def test_an_output_that_contains_the_input_is_refused(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    write_dicom_series(project / "raw", n_slices=2)
+    (project / "notes.txt").write_text("my notes\n")
+    dicom_series_zip(project / "study.zip")
+    before = tree_digest(project)
+    for source in (project / "raw", project / "study.zip"):
+        for out in (project, tmp_path):
+            with pytest.raises(DeidentificationError, match="contains the input"):
+                deidentify(source, out, overwrite=True)
+    assert tree_digest(project) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]  # no staging left
+
+
+def test_dotted_identifying_names_keep_only_their_suffix(tmp_path: Path) -> None:
+    write_dicom_series(tmp_path / "in", n_slices=2, filename="{patient}.{index}.dcm")
+    write_nifti(tmp_path / "in" / "scan.2024-01-15.nii.gz")
+    (tmp_path / "in" / "notes.Doe_Jane_Q").write_text("free text\n")
+    deidentify(tmp_path / "in", tmp_path / "out")
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert "Doe_Jane_Q.0.dcm" in {p.name for p in (tmp_path / "in").iterdir()}
+    for leaked in ("doe", "jane", "2024", "01-15"):
+        assert not any(leaked in n.lower() for n in names), names
+    assert sum(n.endswith(".dcm") for n in names) == 2
+    assert sum(n.endswith(".nii.gz") for n in names) == 1
+    assert REPORT_NAME in names
+    assert scan(tmp_path / "out").clean
+
+
+def test_burned_in_refusal_does_not_name_the_patient(tmp_path: Path) -> None:
+    write_dicom_series(
+        tmp_path / "Doe_Jane_Q", n_slices=2, burned_in=True, filename="{patient}_{index}.dcm"
+    )
+    with pytest.raises(DeidentificationError, match="burned-in") as caught:
+        deidentify(tmp_path / "Doe_Jane_Q", tmp_path / "out")
+    message = str(caught.value)
+    assert "***_***_Q_0.dcm" in message
+    assert "Doe" not in message
+    assert "Jane" not in message

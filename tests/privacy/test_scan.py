@@ -84,7 +84,11 @@ def test_identifying_file_names(tmp_path: Path) -> None:
     write_nifti(tmp_path / "s" / "scan_2024-01-15.nii.gz", descrip="")
     report = scan(tmp_path / "s")
     named = sorted(f.file for f in report.findings if f.kind == "file-name")
-    assert named == ["Doe_Jane_Q_0.dcm", "Doe_Jane_Q_1.dcm", "scan_2024-01-15.nii.gz"]
+    # Reported, but masked: the report is meant to be shared, the names must not be.
+    assert named == ["***_***_Q_0.dcm", "***_***_Q_1.dcm", "scan_***.nii.gz"]
+    text = json.dumps(report.to_dict()) + str(report)
+    for leaked in ("Doe", "Jane", "2024-01-15"):
+        assert leaked not in text
 
 
 def test_nifti_header_text(tmp_path: Path) -> None:
@@ -105,3 +109,32 @@ def test_zip_and_cli(tmp_path: Path, capsys) -> None:
     printed = json.loads(capsys.readouterr().out)
     assert printed["clean"] is False
     assert printed["dicom_files"] == 16
+
+
+def test_nifti_scan_reads_the_header_only(tmp_path: Path) -> None:
+    import gzip
+
+    write_nifti(tmp_path / "v.nii.gz", shape=(40, 64, 64), aux_file="pid0042")
+    blob = (tmp_path / "v.nii.gz").read_bytes()
+    assert len(gzip.decompress(blob)) > 300_000
+    # Voxels cut off: a scan that decompressed the whole file could not read the header.
+    (tmp_path / "cut.nii.gz").write_bytes(blob[:4096])
+    report = scan(tmp_path / "cut.nii.gz")
+    assert sorted(f.tag for f in report.findings) == ["aux_file", "descrip"]
+
+
+def test_dicomdir_and_suffixless_files_of_a_file_set_are_scanned(tmp_path: Path) -> None:
+    from pydicom.fileset import FileSet
+
+    series = write_dicom_series(tmp_path / "raw", n_slices=2)
+    file_set = FileSet()
+    for path in series.files:
+        file_set.add(path)
+    file_set.write(tmp_path / "media")  # DICOMDIR + PT000000/ST000000/SE000000/IM00000n
+    report = scan(tmp_path / "media")
+    assert report.dicom_files == 3
+    by_file: dict[str, set[str]] = {}
+    for f in report.findings:
+        by_file.setdefault(f.file, set()).add(f.keyword or f.kind)
+    assert "PatientName" in by_file["DICOMDIR"]  # in its directory records
+    assert "PatientName" in by_file["PT000000/ST000000/SE000000/IM000000"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.xnat import FakeXNAT, XNATProject, seed
+from fakes.xnat import MOVED, FakeFront, FakeXNAT, XNATProject, seed
 
 from bioshare._http import ApiError
 from bioshare.errors import AccessDeniedError
@@ -41,8 +41,10 @@ def fake(server: FakeXNAT, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeXNAT
     server.clear_faults()
     server.clear_log()
     server.require_login = False
+    server.redirect_reads = False
     yield server
     server.clear_faults()
+    server.redirect_reads = False
 
 
 @pytest.fixture
@@ -56,10 +58,15 @@ def alice(fake: FakeXNAT) -> XNAT:
 
 
 def _download(url: str, options: dict[str, Any] | None = None) -> bytes:
-    headers = (options or {}).get("headers", {})
-    response = httpx.get(url, headers=headers, timeout=5)
+    with httpx.Client(cookies=(options or {}).get("cookies"), timeout=5) as client:
+        response = client.get(url)
     response.raise_for_status()
     return response.content
+
+
+def _session_of(fake: FakeXNAT) -> str:
+    alias, secret = fake.issue_token("alice")
+    return httpx.post(f"{fake.url}/data/JSESSION", auth=(alias, secret)).text
 
 
 def test_session_types_map_to_modalities() -> None:
@@ -184,6 +191,8 @@ def test_login_opens_one_session_and_sends_its_cookie(alice: XNAT, fake: FakeXNA
 def test_private_scans_download_with_the_session(alice: XNAT, projects: list[XNATProject]) -> None:
     (ref,) = alice.images("PRIVMR")
     assert ref.storage_options is not None
+    assert set(ref.storage_options) == {"cookies"}  # a Cookie header is lost on redirects
+    assert list(ref.storage_options["cookies"]) == ["JSESSIONID"]
     assert PASSWORD not in repr(ref)
     assert "JSESSIONID" not in repr(ref)
     assert ref.download_url is not None
@@ -192,6 +201,17 @@ def test_private_scans_download_with_the_session(alice: XNAT, projects: list[XNA
     blob = _download(ref.download_url, ref.storage_options)
     with zipfile.ZipFile(io.BytesIO(blob)) as zf:
         assert len(zf.namelist()) == 3
+
+
+def test_the_session_is_not_given_to_another_host(alice: XNAT, fake: FakeXNAT) -> None:
+    elsewhere = "http://files.example.org/flair.nii.gz"
+    row = {"Name": "flair.nii.gz", "Size": "352", "URI": elsewhere}
+    listing = {"ResultSet": {"Result": [row], "totalRecords": "1"}}
+    fake.inject("status", path="*/resources/NIFTI/files", status=200, body=listing, times=1)
+    images = {i.id: i for i in alice.images("BRAINMR")}
+    assert images["XNAT_E00001/2/NIFTI"].download_url == elsewhere
+    assert images["XNAT_E00001/2/NIFTI"].storage_options is None
+    assert images["XNAT_E00001/1/DICOM"].storage_options is not None  # on the server
 
 
 def test_alias_token_works_as_user_and_secret(fake: FakeXNAT) -> None:
@@ -218,6 +238,7 @@ def test_wrong_password_is_refused_without_showing_it(fake: FakeXNAT) -> None:
     with pytest.raises(AccessDeniedError) as info:
         xnat.search("")
     message = str(info.value)
+    assert info.value.status == 401
     assert "refused the login of user 'alice'" in message
     assert "/data/JSESSION" in message
     assert "not-the-password" not in message
@@ -231,9 +252,29 @@ def test_an_expired_session_is_renewed(alice: XNAT, fake: FakeXNAT) -> None:
     assert len(fake.requests_to("/data/JSESSION")) == 2
 
 
+def test_an_expired_given_session_is_refused_with_its_status(fake: FakeXNAT) -> None:
+    xnat = XNAT(fake.url, jsession=_session_of(fake), **FAST)
+    xnat.get("PRIVMR")
+    fake.expire_sessions()  # no credentials to renew it with
+    with pytest.raises(AccessDeniedError, match=r"HTTP 401.*session has expired") as info:
+        xnat.get("PRIVMR")
+    assert info.value.status == 401
+    assert len(fake.requests_to("/data/JSESSION")) == 1  # the test's own login only
+
+
+def test_a_403_is_not_taken_for_an_expired_session(alice: XNAT, fake: FakeXNAT) -> None:
+    alice.get("BRAINMR")
+    fake.clear_log()
+    fake.inject("status", path="/data/projects/PRIVMR", status=403, times=1)
+    with pytest.raises(AccessDeniedError) as info:
+        alice.get("PRIVMR")
+    assert info.value.status == 403
+    assert "HTTP 403" in str(info.value)
+    assert not fake.requests_to("/data/JSESSION")  # no new login for a refusal
+
+
 def test_a_given_session_is_used_as_is(fake: FakeXNAT) -> None:
-    alias, secret = fake.issue_token("alice")
-    session = httpx.post(f"{fake.url}/data/JSESSION", auth=(alias, secret)).text
+    session = _session_of(fake)
     xnat = XNAT(fake.url, jsession=session, **FAST)
     assert xnat.get("PRIVMR").id == "PRIVMR"
     assert session not in repr(xnat)
@@ -241,8 +282,57 @@ def test_a_given_session_is_used_as_is(fake: FakeXNAT) -> None:
 
 def test_servers_that_require_a_login_say_so(xnat: XNAT, fake: FakeXNAT) -> None:
     fake.require_login = True
-    with pytest.raises(AccessDeniedError, match=r"HTTP 401.*needs a login"):
+    with pytest.raises(AccessDeniedError, match=r"HTTP 401.*needs a login") as info:
         xnat.search("")
+    assert info.value.status == 401
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+def test_the_session_follows_a_redirect_on_the_server(alice: XNAT, fake: FakeXNAT) -> None:
+    fake.redirect_reads = True
+    assert {r.id for r in alice.search("")} == {"BRAINMR", "CHESTCT", "PRIVMR"}
+    assert alice.get("PRIVMR").title == "Private knee MRI"
+    (knee,) = alice.images("PRIVMR")
+    assert knee.download_url is not None
+    assert knee.download_url.startswith(f"{fake.url}/data/")  # the address that redirects
+    assert knee.open().shape == (3, 16, 12)  # the private zip, downloaded after a 302
+    moved = [r for r in fake.log if r.method == "GET" and r.status == 302]
+    assert {r.path for r in moved} >= {"/data/projects", "/data/projects/PRIVMR"}
+    assert any(r.path.endswith("/DICOM/files") for r in moved)  # the download
+    served = [r for r in fake.log if r.path.startswith(f"{MOVED}/data/")]
+    assert len(served) == len(moved)
+    assert all(r.status == 200 for r in served)
+    assert all("JSESSIONID=" in r.headers.get("Cookie", "") for r in served)
+
+
+def test_the_session_follows_an_http_front_to_the_server(fake: FakeXNAT) -> None:
+    session = _session_of(fake)
+    with FakeFront(fake.url) as front:
+        xnat = XNAT(front.url, jsession=session, **FAST)
+        assert "PRIVMR" in {r.id for r in xnat.search("")}  # anonymous would not see it
+        (knee,) = xnat.images("PRIVMR")
+        assert knee.download_url is not None
+        assert knee.download_url.startswith(front.url)
+        assert knee.open().shape == (3, 16, 12)
+        assert front.log
+        assert all(r.status == 301 for r in front.log)
+    reads = [r for r in fake.log if r.method == "GET"]
+    assert len(reads) == len(front.log)
+    assert all(r.headers.get("Cookie") == f"JSESSIONID={session}" for r in reads)
+
+
+def test_a_redirect_leaves_no_session_in_messages(fake: FakeXNAT) -> None:
+    session = _session_of(fake)
+    fake.redirect_reads = True
+    xnat = XNAT(fake.url, jsession=session, **FAST)
+    fake.inject("status", path=f"{MOVED}/data/projects/PRIVMR", status=500)
+    with pytest.raises(ApiError) as info:
+        xnat.get("PRIVMR")
+    assert f"{MOVED}/data/projects/PRIVMR" in str(info.value)
+    assert session not in str(info.value)
+    assert session not in repr(xnat)
 
 
 # -- registry ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import bioshare
 from bioshare.cli import main
 from bioshare.metadata import Study
 from bioshare.reproduce import capture, rerun
-from bioshare.reproduce.crate import PROFILE, Analysis
+from bioshare.reproduce.crate import PROFILE, Analysis, open_crate
 from bioshare.reproduce.inputs import content_sha256
 from bioshare.reproduce.outputs import file_sha256
 from bioshare.server import BackgroundServer
@@ -177,8 +177,12 @@ def test_capture_and_rerun_cli_on_a_local_publication_served_over_http(
     crate = tmp_path / "count.crate.zip"
     image = f"image_path={workspace / 'nuclei.npy'}"
     notebook = str(workspace / "count-nuclei.ipynb")
-    assert main(["capture", notebook, "-p", image, "-p", "threshold=0.5", "-o", str(crate)]) == 0
+    described = ["--license", "CC-BY-4.0", "--description", "Counts nuclei above a threshold"]
+    options = ["-p", image, "-p", "threshold=0.5", "-o", str(crate), *described]
+    assert main(["capture", notebook, *options]) == 0
     assert "captured 6 output(s) of count-nuclei.ipynb" in capsys.readouterr().out
+    written = open_crate(crate, tmp_path / "opened")
+    assert (written.license, written.description) == ("CC-BY-4.0", described[3])
     root = tmp_path / "served"
     root.mkdir()
     sheet = make_study().to_spreadsheet(tmp_path / "study.xlsx")
@@ -272,3 +276,53 @@ def test_a_failing_notebook_is_not_captured(tmp_path):
         capture(tmp_path / "broken.ipynb", dest=tmp_path / "broken.crate")
     assert "executed notebook is kept in" in str(error.value)
     assert not (tmp_path / "broken.crate").exists()
+
+
+def write_secretive_notebook(path: Path) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('hidden = ""')
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [
+        parameters,
+        nbformat.v4.new_code_cell(
+            "import os\nfrom bioshare.reproduce import record\n"
+            'record("sees_token", "ZENODO_TOKEN" in os.environ)\n'
+            "print(hidden[::-1])"
+        ),
+    ]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def test_the_kernel_sees_no_token_and_a_printed_one_is_refused(tmp_path, monkeypatch):
+    from bioshare.errors import BioshareError
+
+    notebook = write_secretive_notebook(tmp_path / "secretive.ipynb")
+    monkeypatch.setenv("ZENODO_TOKEN", "s3cr3t-t0ken-value")
+    # the notebook prints the token it rebuilt from a harmless-looking parameter
+    with pytest.raises(BioshareError, match=r"executed\.ipynb contains the value of a token"):
+        capture(notebook, {"hidden": "eulav-nek0t-t3rc3s"}, dest=tmp_path / "leak.crate")
+    assert not (tmp_path / "leak.crate").exists()
+    analysis = capture(notebook, {"hidden": "harmless"}, dest=tmp_path / "ok.crate")
+    assert json.loads((tmp_path / "ok.crate/outputs/sees_token.json").read_text()) is False
+    assert analysis.output("sees_token").kind == "value"
+    import os
+
+    assert os.environ["ZENODO_TOKEN"] == "s3cr3t-t0ken-value"  # given back afterwards
+
+
+def test_the_doi_resolver_is_asked_again_when_busy(monkeypatch):
+    from bioshare.reproduce.sources import resolve_doi
+
+    with FakeDOIResolver() as resolver:
+        resolver.targets["10.5072/zenodo.7"] = "https://zenodo.example/records/7"
+        monkeypatch.setenv("BIOSHARE_DOI_URL", resolver.url)
+        resolver.inject("status", status=503, times=2)
+        assert resolve_doi("10.5072/zenodo.7") == "https://zenodo.example/records/7"
+        assert len(resolver.log) == 3
+        monkeypatch.setenv("BIOSHARE_RETRIES", "1")
+        resolver.inject("status", status=503)
+        with pytest.raises(bioshare.errors.BioshareError, match="answered HTTP 503"):
+            resolve_doi("10.5072/zenodo.7")

@@ -177,3 +177,70 @@ def test_settings_override_and_refuse_unknown_names():
     assert spec.with_settings({"rtol": 0.1}).rtol == 0.1
     with pytest.raises(ValueError, match="unknown setting"):
         spec.with_settings({"tolerance": 0.1})
+
+
+def bar_chart(title: str = "n = 41", color: str = "tab:blue") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.bar([0, 1, 2], [3, 1, 2], color=color)
+    ax.set_title(title)
+    return fig
+
+
+def heatmap(cmap: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    ax.imshow(np.random.default_rng(0).random((16, 16)), cmap=cmap)
+    return fig
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (lambda: bar_chart("n = 41"), lambda: bar_chart("n = 42")),  # one digit of a title
+        (lambda: bar_chart(color="red"), lambda: bar_chart(color="green")),  # same lightness
+        (lambda: heatmap("magma"), lambda: heatmap("inferno")),  # a similar colormap
+    ],
+    ids=["title", "colour", "colormap"],
+)
+def test_small_visible_changes_of_a_figure_drift(record_into, first, second):
+    _, same = recorded(record_into, "chart", first(), first())
+    assert same.status == "match"
+    _, changed = recorded(record_into, "chart", first(), second())
+    plt.close("all")
+    assert changed.status == "drift", changed.summary
+    assert changed.details["changed_pixels"] > 0
+
+
+def test_integers_compare_exactly_in_arrays_and_tables(record_into):
+    _, array = recorded(record_into, "ids", np.array([2000000, 7]), np.array([2000001, 7]))
+    assert array.status == "drift"
+    assert (array.expected, array.got, array.difference) == (2000000, 2000001, 1)
+    table = pd.DataFrame({"id": [2000000, 5]})
+    _, column = recorded(record_into, "ids", table, table.assign(id=[2000001, 5]))
+    assert column.status == "drift"
+    assert column.details["columns"]["id"]["expected"] == 2000000
+    assert column.details["columns"]["id"]["got"] == 2000001
+
+
+def test_the_reported_element_is_one_beyond_tolerance(record_into):
+    # the largest absolute difference (1000 -> 1000.0005) is within rtol; 0 -> 1e-6 is not
+    old = np.array([1000.0, 0.0])
+    _, result = recorded(record_into, "x", old, np.array([1000.0005, 1e-6]), rtol=1e-6)
+    assert result.status == "drift"
+    assert (result.expected, result.got) == (0.0, 1e-6)
+    assert "at (1,)" in result.summary
+    table = pd.DataFrame({"x": old})
+    _, column = recorded(record_into, "t", table, table.assign(x=[1000.0005, 1e-6]), rtol=1e-6)
+    assert column.details["columns"]["x"]["row"] == 1
+
+
+def test_nan_matches_nan_and_drifts_against_a_number(record_into):
+    nan = float("nan")
+    _, same = recorded(record_into, "x", np.array([nan, nan]), np.array([nan, nan]))
+    assert same.status == "match", same.summary
+    _, drift = recorded(record_into, "x", np.array([1.0, nan]), np.array([1.0, 2.0]))
+    assert drift.status == "drift"
+    assert (drift.expected, drift.got, drift.difference) == ("nan", 2.0, float("inf"))
+    table = pd.DataFrame({"x": [nan, 1.0]})
+    _, column = recorded(record_into, "t", table, table.assign(x=[2.0, 1.0]))
+    assert column.status == "drift"
+    assert column.details["columns"]["x"]["row"] == 0

@@ -210,7 +210,24 @@ def _build_crate(
     _study_file(crate, study, payload)  # rocrate lists added files under hasPart itself
     parts: list[Any] = [*components, *(e for e in files.values() if _is_context(e))]
     crate.root_dataset.append_to("hasPart", parts)
+    _profiles(crate, files)
     return crate
+
+
+def _profiles(crate: ROCrate, files: dict[str, Entity]) -> None:
+    """Each profile a file conforms to as an entity; the root mentions those files."""
+    profiles = {
+        entity.id: reference["@id"]
+        for entity in files.values()
+        if isinstance(reference := entity.as_jsonld().get("conformsTo"), dict)
+    }
+    conforming = [e for e in files.values() if e.id in profiles]
+    for profile in sorted(set(profiles.values())):
+        if crate.get(profile) is None:
+            props = {"@type": ["CreativeWork", "Profile"], "name": profile}
+            crate.add(ContextEntity(crate, profile, properties=props))
+    if conforming:  # found at the top by tools that look for, say, the analysis
+        crate.root_dataset.append_to("mentions", conforming)
 
 
 def _flatten(value: Any, entities: dict[str, Node]) -> Any:
@@ -399,9 +416,12 @@ def _file_properties(file: FileReference, rel: PurePosixPath, component: str) ->
         props["encodingFormat"] = encoding
     if file.uri:
         props["contentUrl"] = file.uri
+    profile = file.attributes.get("conformsTo")
+    if profile:  # a file that follows a profile: a captured analysis (Process Run Crate)
+        props["conformsTo"] = {"@id": str(profile)}
     details = [f"In study component {component!r}"]
     details += [f"format: {file.format}"] if file.format else []
-    details += [f"{k}: {v}" for k, v in file.attributes.items()]
+    details += [f"{k}: {v}" for k, v in file.attributes.items() if k != "conformsTo"]
     props["description"] = "; ".join(details)
     return props
 
