@@ -131,7 +131,7 @@ def publish(
     if dry_run:
         return _dry_run(kind if kind != "invenio" else target, study, found, progress)
     if kind == "local":
-        return _publish_local(study, source, found, local_root, progress, analysis is not None)
+        return _publish_local(study, source, found, local_root, progress)
     sheet = None if isinstance(metadata, Study | dict) else str(Path(metadata).resolve())
     return _publish_invenio(
         kind, base, study, source, found, token, sandbox, resume, new_version_of, progress, sheet
@@ -260,7 +260,6 @@ def _publish_local(
     found: list[tuple[Path, str]],
     local_root: str | os.PathLike[str] | None,
     progress: Progress,
-    analysis: bool = False,
 ) -> Publication:
     """An RO-Crate of the data and metadata, in the folder the local repository serves."""
     from bioshare.metadata import exports
@@ -285,12 +284,10 @@ def _publish_local(
                     staging / local_name,
                     bar(local_name, sources.source_bytes([(path, name)])),
                 )
-        described = _local_study(study, found, staging)
-        if analysis:  # marked conformsTo its profile in a derived file list too
-            from bioshare.reproduce.bundle import ANALYSIS_NAME, with_analysis
+        from bioshare.reproduce.bundle import mark_analysis
 
-            bundle = staging / ANALYSIS_NAME
-            described = with_analysis(described, bundle.stat().st_size)
+        sizes = {path.name: path.stat().st_size for path in staging.iterdir() if path.is_file()}
+        described = mark_analysis(_local_study(study, found, staging), sizes)
         for path, name in found:
             if path.is_dir():
                 write_study(described, staging / name.removesuffix(".zip"))

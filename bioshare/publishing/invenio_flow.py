@@ -104,8 +104,10 @@ class InvenioPublisher:
     def _crate(self, study: Study, doi: str, packed: list[PackedFile]) -> PackedFile:
         """The RO-Crate metadata of the publication, with its reserved DOI."""
         from bioshare.metadata.exports import to_rocrate
+        from bioshare.reproduce.bundle import mark_analysis
 
         described = sources.with_packed_files(study, packed)
+        described = mark_analysis(described, {p.name: p.size for p in packed})
         described.doi = doi
         folder = to_rocrate(described, self.staging / "crate", publisher=self.name, overwrite=True)
         path = folder / "ro-crate-metadata.json"

@@ -48,6 +48,17 @@ def bundle_file(analysis: Analysis | str | os.PathLike[str]) -> Path:
     return target
 
 
+def mark_analysis(study: Any, sizes: dict[str, int]) -> Any:
+    """``study`` with the analysis marked, when the published files (name: size) hold one.
+
+    For the file lists derived at publishing time, which `with_analysis` could not mark
+    before the files were known.
+    """
+    if ANALYSIS_NAME not in sizes:
+        return study
+    return with_analysis(study, sizes[ANALYSIS_NAME])
+
+
 def with_analysis(study: Any, size: int) -> Any:
     """``study`` listing the analysis, marked ``conformsTo`` the Process Run Crate profile.
 

@@ -262,6 +262,10 @@ def test_rerun_by_doi_of_a_zenodo_publication(captured, workspace, zenodo, monke
             rerun("10.5072/zenodo.404", quiet=True)
     downloads = [r.path for r in zenodo.log if r.path.endswith("/content")]
     assert any(p.endswith("/analysis.crate.zip/content") for p in downloads)
+    # the study listed no files: the list derived at upload marks the analysis too
+    crate = zenodo.stored_path(publication.record_id, "ro-crate-metadata.json")
+    entities = {e["@id"]: e for e in json.loads(crate.read_text())["@graph"]}
+    assert entities["#analysis.crate.zip"]["conformsTo"] == {"@id": PROFILE}  # listed, not held
 
 
 def test_a_failing_notebook_is_not_captured(tmp_path):
