@@ -12,14 +12,16 @@ Messages (anywidget custom messages), browser to kernel::
 
     {"type": "view", "request": 7, "position": {"z": 3}, "viewport": [x0, y0, x1, y1],
      "canvas": [w, h], "channels": [{"name": "DAPI", "visible": false,
-     "contrast": [lo, hi] | null}], "labels_visible": true}
+     "contrast": [lo, hi] | null}], "labels_visible": true, "transport_ms": 41.5}
     {"type": "probe", "request": 3, "x": 10.5, "y": 20.25}
 
-every field but ``type`` and ``request`` optional; kernel to browser::
+every field but ``type`` and ``request`` optional (``transport_ms``: how long the last raw
+frame took to arrive, beyond the kernel's own time); kernel to browser::
 
     {"type": "frame", "request": 7 | null, "frame": 12, "width": w, "height": h,
      "level": 1, "viewport": [x0, y0, x1, y1], "scalebar": {"length": 93.0,
-     "label": "10 µm"}, "elapsed_ms": 8.1, "waited_ms": 0.4}  + one RGBA buffer (h*w*4)
+     "label": "10 µm"}, "elapsed_ms": 8.1, "waited_ms": 0.4, "inside": [x0, y0, x1, y1],
+     "encoding": "raw" | "jpeg"}  + one buffer: RGBA (h*w*4) or a JPEG of the RGB
     {"type": "probe", "request": 3, "x": 10.5, "y": 20.25, "values": {"DAPI": 812},
      "labels": {"nuclei": 4}}
     {"type": "error", "request": 7 | null, "message": "..."}
@@ -162,6 +164,7 @@ class _Frame:
     label_windows: list[_Window] = field(default_factory=list)
     elapsed_ms: float = 0.0
     waited_ms: float = 0.0  # from the request to the start of its rendering
+    inside: tuple[int, int, int, int] = (0, 0, 0, 0)  # x0, y0, x1, y1: screen pixels with data
 
 
 class _Scene:
@@ -297,6 +300,7 @@ class _Scene:
         frame.rgba = np.empty((height, width, 4), dtype=np.uint8)
         frame.rgba[..., :3] = rgb
         frame.rgba[..., 3] = np.where(mask, 255, 0)
+        frame.inside = _inside(rows, cols)
         frame.scalebar = self.scale_bar(viewport, width)
         frame.elapsed_ms = (time.perf_counter() - started) * 1000
         frame.waited_ms = (started - view.asked) * 1000
@@ -400,6 +404,7 @@ class _Scene:
         return self._windows.load(key, load)
 
 
+SLOW_TRANSPORT_MS = 150.0  # a raw frame's trip to the page beyond which JPEG pays off
 WINDOW_CACHE_BYTES = 256 * 2**20  # windows read recently, kept for going back and forth
 
 
@@ -726,6 +731,11 @@ class Viewer(anywidget.AnyWidget):
         After each frame, read the neighbouring planes along the axis last moved (two
         ahead, one behind) while nothing else is asked, so the next step of a slider
         shows without waiting for the network.
+    encoding
+        How frames travel to the browser: ``"raw"`` RGBA (2.3 MB for 768 x 768, best on
+        one machine), ``"jpeg"`` (about 20 times smaller, for remote kernels such as
+        Binder), or ``"auto"``: raw until the browser reports that frames take long to
+        arrive (`SLOW_TRANSPORT_MS`, twice in a row), then JPEG.
 
     Notes
     -----
@@ -771,6 +781,9 @@ class Viewer(anywidget.AnyWidget):
     loading = traitlets.Bool(False).tag(sync=True)
     frame_id = traitlets.Int(0).tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
+    encoding = traitlets.Enum(("auto", "raw", "jpeg"), "auto", help="How frames travel.").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -781,6 +794,7 @@ class Viewer(anywidget.AnyWidget):
         width: int = 512,
         height: int = 512,
         prefetch: bool = True,
+        encoding: str = "auto",
         **kwargs: Any,
     ) -> None:
         scene = _Scene(_as_levels(data), _as_labels(data, labels))
@@ -794,6 +808,8 @@ class Viewer(anywidget.AnyWidget):
         self._prefetch_slot: _LatestSlot[list[_View]] = _LatestSlot()
         self._prefetcher: threading.Thread | None = None
         self._rendered: dict[str, int] | None = None  # position of the last frame
+        self._slow = 0  # raw frames in a row the browser found slow to arrive
+        self._compress = False
         self._frames = 0
         self._frontend = False
         self._last: _Frame | None = None
@@ -807,6 +823,7 @@ class Viewer(anywidget.AnyWidget):
             canvas=list(canvas),
             scale=scene.scale_info(),
             label_names=[label.name for label in scene.labels],
+            encoding=encoding,
             **kwargs,
         )
         self.on_msg(self._on_message)
@@ -927,11 +944,24 @@ class Viewer(anywidget.AnyWidget):
             return
         if content.get("type") == "view":
             self._frontend = True
+            self._note_transport(content.get("transport_ms"))
             request = content.get("request")
             self._apply_from_browser(_view_patch(content, self.position, self.channels))
             self._schedule(request if isinstance(request, int) else None)
         elif content.get("type") == "probe":
             self._answer_probe(content)
+
+    def _note_transport(self, value: Any) -> None:
+        """Count raw frames the browser found slow to arrive; two in a row switch to JPEG."""
+        if not isinstance(value, int | float) or self._compress:
+            return
+        self._slow = self._slow + 1 if value > SLOW_TRANSPORT_MS else 0
+        self._compress = self._slow >= 2
+
+    def _frame_encoding(self) -> str:
+        if self.encoding == "auto":
+            return "jpeg" if self._compress else "raw"
+        return str(self.encoding)
 
     def _apply_from_browser(self, values: dict[str, Any]) -> None:
         """Set the traits a view request changes; the frame comes from that request.
@@ -1049,8 +1079,11 @@ class Viewer(anywidget.AnyWidget):
             "scalebar": {"length": frame.scalebar[0], "label": frame.scalebar[1]},
             "elapsed_ms": round(frame.elapsed_ms, 2),
             "waited_ms": round(frame.waited_ms, 2),
+            "inside": list(frame.inside),
+            "encoding": self._frame_encoding(),
         }
-        self.send(message, [frame.rgba.tobytes()])
+        payload = _jpeg(frame.rgba) if message["encoding"] == "jpeg" else frame.rgba.tobytes()
+        self.send(message, [payload])
         self._idle_if_done()
 
     def _report_error(self, view: _View, exc: Exception) -> None:
@@ -1170,6 +1203,25 @@ def _contrast(value: Any, current: Any) -> list[float] | None:
     except (TypeError, ValueError):
         return current
     return [lo, hi] if hi > lo and math.isfinite(lo) and math.isfinite(hi) else current
+
+
+def _inside(rows: AxisPlan, cols: AxisPlan) -> tuple[int, int, int, int]:
+    """The screen rectangle (x0, y0, x1, y1) showing data; the rest is transparent."""
+    ys, xs = np.flatnonzero(rows.index >= 0), np.flatnonzero(cols.index >= 0)
+    if not ys.size or not xs.size:
+        return 0, 0, 0, 0
+    return int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1
+
+
+def _jpeg(rgba: Array) -> bytes:
+    """An RGBA frame as JPEG (quality 90; alpha travels as the frame's ``inside``)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB").save(
+        buffer, format="JPEG", quality=90
+    )
+    return buffer.getvalue()
 
 
 def _png(frame: _Frame, scalebar: bool) -> bytes:

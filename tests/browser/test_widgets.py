@@ -57,6 +57,23 @@ def test_slider_and_channel_toggle_change_the_picture(notebook):
     expect(panel.get_by_test_id("viewer-scalebar")).to_contain_text("µm")
 
 
+def test_jpeg_frames_for_remote_kernels_draw_and_change(notebook):
+    panel = notebook("viewer-jpeg.ipynb")
+    canvas = panel.get_by_test_id("viewer-canvas")
+    expect(canvas).to_have_attribute("data-encoding", "jpeg")
+    expect(panel.get_by_test_id("viewer-loading")).to_have_attribute("data-state", "idle")
+    lit = canvas.evaluate(
+        "c => c.getContext('2d').getImageData(0, 0, c.width, c.height).data"
+        ".filter((v, i) => i % 4 === 3 && v > 0).length"
+    )
+    assert lit > 384 * 384 // 2  # the image, not a blank canvas
+    before, frame = canvas_pixels(panel), canvas.get_attribute("data-frame-id")
+    panel.get_by_test_id("viewer-slider-z").fill("8")
+    wait_new_frame(panel, frame)
+    expect(panel.get_by_test_id("viewer-loading")).to_have_attribute("data-state", "idle")
+    assert canvas_pixels(panel) != before
+
+
 def test_describe_with_validation_then_publish_locally(notebook):
     panel = notebook("describe.ipynb")
     panel.locator("[data-testid=editor-section-author] > summary").click()

@@ -416,6 +416,48 @@ def wait_until(condition: Callable[[], bool], timeout: float = TIMEOUT) -> None:
     raise AssertionError("condition not met within the timeout")
 
 
+def jpeg_frame(viewer: Viewer, number: int, **patch: Any) -> tuple[dict[str, Any], np.ndarray]:
+    """Send view request ``number``; its frame, decoded from JPEG, as (message, (h, w, 3))."""
+    send(viewer, {"type": "view", "request": number, **patch})
+    message, buffers = viewer.comm.wait("frame", lambda m: m["request"] == number)
+    assert message["encoding"] == "jpeg"
+    return message, np.asarray(Image.open(io.BytesIO(bytes(buffers[0]))).convert("RGB"))
+
+
+def test_jpeg_frames_are_small_and_close_to_the_raw_ones(viewers, tree):
+    viewer = viewers(tree, width=128, height=128, encoding="jpeg")
+    fixed_contrast(viewer, LIMITS)
+    message, rgb = jpeg_frame(viewer, 1)
+    assert message["inside"] == [0, 0, 128, 128]
+    assert len(viewer.comm.custom("frame")[-1][1][0]) < 128 * 128 * 4 / 5
+    expected = reference(0, 0, LIMITS).astype(float)
+    assert np.abs(rgb.astype(float) - expected).mean() < 3  # quality 90
+    zoomed_out = [-64.0, 0.0, 192.0, 128.0]  # 2 image pixels a screen pixel, centred
+    message, _ = jpeg_frame(viewer, 2, viewport=zoomed_out)
+    assert message["inside"] == [32, 32, 96, 96]
+    viewer.encoding = "raw"  # the same view raw: its alpha is opaque exactly there
+    message, rgba = request(viewer, 3, viewport=zoomed_out)
+    rows, cols = np.nonzero(rgba[..., 3])
+    assert [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1] == message["inside"]
+
+
+def test_auto_encoding_turns_to_jpeg_when_frames_arrive_slowly(viewers, tree):
+    viewer = viewers(tree, width=64, height=64)
+    assert viewer.encoding == "auto"
+    message, _ = request(viewer, 1)
+    assert message["encoding"] == "raw"
+    message, _ = request(viewer, 2, position={"z": 1}, transport_ms=400.0)
+    assert message["encoding"] == "raw"  # one slow frame may be a hiccup
+    message, _ = request(viewer, 3, position={"z": 2}, transport_ms=30.0)
+    assert message["encoding"] == "raw"  # not twice in a row
+    request(viewer, 4, position={"z": 3}, transport_ms=400.0)
+    jpeg_frame(viewer, 5, position={"z": 0}, transport_ms=350.0)
+    jpeg_frame(viewer, 6, position={"z": 1}, transport_ms=5.0)  # stays: JPEG frames are small
+    viewer.encoding = "raw"
+    message, _ = request(viewer, 7, position={"z": 2})
+    assert message["encoding"] == "raw"  # asked for explicitly
+
+
 def test_a_failing_frame_reports_and_the_next_one_works(viewers, tree, monkeypatch):
     viewer = viewers(tree, width=64, height=64)
     render = viewer._scene.render
