@@ -20,8 +20,10 @@ How
   Viewer keeps one request on its way; inputs made meanwhile go in the next one, so
   times run from each request's ``inputAt``, its latest input, not its ``sentAt``.)
 - the Viewer reads ahead (the planes next to the one shown) by default; each run measures
-  it twice, with read-ahead and without (``prefetch=False``), in fresh kernels, so the cost
-  of a plane that must come from the server is in the figures too.
+  it with read-ahead and without (``prefetch=False``), in fresh kernels, so the cost of a
+  plane that must come from the server is in the figures too; and with JPEG frames (what
+  ``encoding="auto"`` turns to on a slow link), to show their cost on a fast one. Frames
+  are raw RGBA otherwise (``encoding="raw"``: on 127.0.0.1 "auto" stays raw anyway).
 
 Run ``.venv/bin/python benchmarks/viewer.py [--small] [--repeat 20] [--json out.json]``.
 """
@@ -125,17 +127,18 @@ def data_server(folder: Path) -> Iterator[str]:
 # -- JupyterLab ------------------------------------------------------------------------------
 
 
-def write_notebook(root: Path, url: str, prefetch: bool) -> str:
+def write_notebook(root: Path, url: str, prefetch: bool, encoding: str = "raw") -> str:
     source = (
         "import bioshare\n"
         "from bioshare.widgets import Viewer\n\n"
-        f"Viewer(bioshare.open_multiscales({url!r}), width=768, height=768, prefetch={prefetch})"
+        f"Viewer(bioshare.open_multiscales({url!r}), width=768, height=768,"
+        f" prefetch={prefetch}, encoding={encoding!r})"
     )
     cell = {"cell_type": "code", "execution_count": None, "id": "viewer", "metadata": {}}
     cell |= {"outputs": [], "source": source}
     kernel = {"display_name": "Python 3", "language": "python", "name": "python3"}
     notebook = {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4}
-    name = "viewer.ipynb" if prefetch else "viewer-no-prefetch.ipynb"
+    name = f"viewer-{'prefetch' if prefetch else 'no-prefetch'}-{encoding}.ipynb"
     (root / name).write_text(json.dumps(notebook | {"nbformat_minor": 5}))
     return name
 
@@ -329,8 +332,13 @@ def main() -> None:
         data_server(folder.parent) as url,
         jupyter_lab(Path(tmp)) as lab,
     ):
-        for mode, prefetch in (("read-ahead", True), ("no read-ahead", False)):
-            notebook = write_notebook(lab.root, f"{url}/{folder.name}", prefetch)
+        modes = (
+            ("read-ahead", True, "raw"),
+            ("no read-ahead", False, "raw"),
+            ("read-ahead, JPEG frames", True, "jpeg"),
+        )
+        for mode, prefetch, encoding in modes:
+            notebook = write_notebook(lab.root, f"{url}/{folder.name}", prefetch, encoding)
             results[mode] = run_browser(lab, notebook, planes, args.repeat)
             results[mode]["image"] = f"c=4, z={planes}, {side} x {side} uint16"
     out = {mode: report(result, mode) for mode, result in results.items()}
