@@ -72,6 +72,7 @@ _DEFAULT_COLORS = ("FF0000", "00FF00", "0000FF", "FF00FF", "00FFFF", "FFFF00", "
 _MAX_CANVAS = 8192
 _EPS = 1e-6
 _T = TypeVar("_T")
+_Box = tuple[float, float, float, float]  # x0, y0, x1, y1
 
 
 # -- the data: levels, axes and labels -------------------------------------------------------
@@ -287,10 +288,8 @@ class _Scene:
         """Read, composite and overlay one frame."""
         started = time.perf_counter()
         width, height = view.canvas
-        viewport = fit_viewport(view.viewport, view.canvas)
-        index = self.choose_level(viewport, view.canvas)
+        viewport, index, rows, cols = self._plan(view)
         level = self.levels[index]
-        rows, cols = _plans(level, viewport, view.canvas, block=True)
         mask = (rows.index >= 0)[:, None] & (cols.index >= 0)[None, :]
         frame = _Frame(view.request, np.empty(0), index, viewport, (0.0, ""))
         rgb = self._channels(frame, level, rows, cols, view)
@@ -355,11 +354,17 @@ class _Scene:
         sampled, _ = resample(raw, rows, cols)
         return overlay_labels(rgb, sampled[0], label.colors)
 
+    def _plan(self, view: _View) -> tuple[_Box, int, AxisPlan, AxisPlan]:
+        """The viewport grown to the canvas, the level to show and how to sample it."""
+        viewport = fit_viewport(view.viewport, view.canvas)
+        index = self.choose_level(viewport, view.canvas)
+        rows, cols = _plans(self.levels[index], viewport, view.canvas, block=True)
+        return viewport, index, rows, cols
+
     def prefetch(self, view: _View) -> None:
         """Read (into the window cache) what rendering ``view`` would read; draw nothing."""
-        viewport = fit_viewport(view.viewport, view.canvas)
-        level = self.levels[self.choose_level(viewport, view.canvas)]
-        rows, cols = _plans(level, viewport, view.canvas, block=True)
+        viewport, index, rows, cols = self._plan(view)
+        level = self.levels[index]
         visible = [c.index for c in view.channels if c.visible]
         if visible and not rows.empty and not cols.empty:
             self._read(level, view.position, visible, rows, cols)
